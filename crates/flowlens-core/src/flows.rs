@@ -1,0 +1,165 @@
+//! Bidirectional flows keyed on the 5-tuple.
+//!
+//! A flow is identified by its protocol and its two endpoints in canonical
+//! order; each packet's [`Direction`] is relative to the flow's first sender.
+//! A flow ends after `idle_timeout_ns` without packets, or once TCP has closed
+//! it (RST, or FIN seen in both directions): the next packet of the same key
+//! starts a new flow if it opens a connection (a SYN without ACK) or arrives
+//! after the idle timeout; stray segments after a close (last ACK, a
+//! retransmitted FIN) stay with the closed flow. Flows come out in the order
+//! of their first packet in the capture.
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::packet::{self, Decoded, SkipReason};
+
+/// Default idle timeout: 120 s.
+pub const DEFAULT_IDLE_TIMEOUT_NS: u64 = 120_000_000_000;
+
+/// How flows are cut and how much of each packet is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowConfig {
+    /// A gap longer than this (in the capture's own timestamps) ends a flow.
+    pub idle_timeout_ns: u64,
+    /// How many packets per flow keep their bytes ([`Flow::head`]).
+    pub keep_packets: usize,
+    /// How many bytes of each kept packet, from the IP header on.
+    pub keep_bytes: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self { idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS, keep_packets: 8, keep_bytes: 128 }
+    }
+}
+
+/// Direction of a packet relative to the first packet of its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Sent by the flow's initiator (the sender of its first packet).
+    Forward,
+    /// Sent to the initiator.
+    Backward,
+}
+
+impl Direction {
+    /// 0 for forward, 1 for backward: index into per-direction counters.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::Forward => 0,
+            Direction::Backward => 1,
+        }
+    }
+}
+
+/// A flow's 5-tuple, written from the initiator's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FlowKey {
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).
+    pub proto: u8,
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+}
+
+impl FlowKey {
+    /// Protocol as `trainer flows --json` and the page write it:
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, or the protocol number.
+    pub fn proto_name(&self) -> String {
+        packet::proto_name(self.proto)
+    }
+
+    /// The same flow seen from the other side.
+    pub fn reversed(&self) -> FlowKey {
+        FlowKey { proto: self.proto, src: self.dst, sport: self.dport, dst: self.src, dport: self.sport }
+    }
+
+    /// Canonical (direction-free) form: the smaller endpoint first.
+    fn canonical(&self) -> (FlowKey, Direction) {
+        if (self.src, self.sport) <= (self.dst, self.dport) {
+            (*self, Direction::Forward)
+        } else {
+            (self.reversed(), Direction::Backward)
+        }
+    }
+}
+
+/// The first packets of a flow, as kept for the representation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketHead {
+    pub dir: Direction,
+    /// Capture timestamp, nanoseconds since the Unix epoch.
+    pub ts_ns: i64,
+    /// Length of the IP packet on the wire (from its header, or the frame).
+    pub ip_len: u32,
+    /// The packet from the IP header on, at most `keep_bytes`, as captured
+    /// (shorter when the capture's snap length cut it).
+    pub bytes: Vec<u8>,
+}
+
+/// One bidirectional flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    /// The 5-tuple as the initiator sent it.
+    pub key: FlowKey,
+    /// Packets per direction, `[forward, backward]`.
+    pub packets: [u64; 2],
+    /// Frame bytes on the wire per direction, `[forward, backward]`.
+    pub bytes: [u64; 2],
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    /// The first `keep_packets` packets.
+    pub head: Vec<PacketHead>,
+    /// Index of the flow's first packet among all packets read.
+    pub first_packet_index: u64,
+}
+
+impl Flow {
+    pub fn total_packets(&self) -> u64 {
+        self.packets[0] + self.packets[1]
+    }
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes[0] + self.bytes[1]
+    }
+    /// Duration in nanoseconds (0 for one packet; never negative even when
+    /// the capture's timestamps go backwards).
+    pub fn duration_ns(&self) -> u64 {
+        self.last_ts_ns.saturating_sub(self.first_ts_ns).max(0) as u64
+    }
+}
+
+/// What was read: packets, flows and what was skipped, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Every packet read from the capture (in flows + skipped).
+    pub packets: u64,
+    /// Flows made.
+    pub flows: u64,
+    /// Packets not put in any flow, by [`SkipReason::as_str`].
+    pub skipped: std::collections::BTreeMap<String, u64>,
+    /// Packets put in flows that carry a tunnel (counted, not decapsulated),
+    /// by kind (`gre`, `ipip`, `vxlan`, `gtp`, ...).
+    pub tunnelled: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    index: usize,
+    closed: bool,
+    fin_seen: [bool; 2],
+}
+
+/// Assigns packets to flows.
+#[derive(Debug, Default)]
+pub struct FlowTable {
+    cfg: FlowConfig,
+    flows: Vec<Flow>,
+    live: FxHashMap<FlowKey, Live>,
+    summary: Summary,
+    packets_seen: u64,
+}

@@ -1,0 +1,1 @@
+//! Representation: what the models see.
