@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::packet::{self, Decoded, SkipReason};
+use crate::packet::{self, Decoded, SkipReason, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 
 /// Default idle timeout: 120 s.
 pub const DEFAULT_IDLE_TIMEOUT_NS: u64 = 120_000_000_000;
@@ -32,7 +32,11 @@ pub struct FlowConfig {
 
 impl Default for FlowConfig {
     fn default() -> Self {
-        Self { idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS, keep_packets: 8, keep_bytes: 128 }
+        Self {
+            idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
+            keep_packets: 8,
+            keep_bytes: 128,
+        }
     }
 }
 
@@ -76,7 +80,13 @@ impl FlowKey {
 
     /// The same flow seen from the other side.
     pub fn reversed(&self) -> FlowKey {
-        FlowKey { proto: self.proto, src: self.dst, sport: self.dport, dst: self.src, dport: self.sport }
+        FlowKey {
+            proto: self.proto,
+            src: self.dst,
+            sport: self.dport,
+            dst: self.src,
+            dport: self.sport,
+        }
     }
 
     /// Canonical (direction-free) form: the smaller endpoint first.
@@ -162,4 +172,146 @@ pub struct FlowTable {
     live: FxHashMap<FlowKey, Live>,
     summary: Summary,
     packets_seen: u64,
+}
+
+impl FlowTable {
+    pub fn new(cfg: FlowConfig) -> Self {
+        Self {
+            cfg,
+            ..Default::default()
+        }
+    }
+
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+
+    /// Decode one frame and put it in its flow (or count why not).
+    pub fn push_frame(&mut self, link_type: u32, ts_ns: i64, frame: &[u8], orig_len: u32) {
+        match packet::decode(link_type, frame, orig_len) {
+            Ok(d) => self.push_decoded(ts_ns, &d, orig_len),
+            Err(reason) => self.skip(reason),
+        }
+    }
+
+    /// Count a packet that is in no flow.
+    pub fn skip(&mut self, reason: SkipReason) {
+        self.packets_seen += 1;
+        *self.summary.skipped.entry(reason.as_str()).or_insert(0) += 1;
+    }
+
+    /// Put one decoded packet in its flow. `frame_len` is the frame's length
+    /// on the wire, counted in [`Flow::bytes`].
+    pub fn push_decoded(&mut self, ts_ns: i64, d: &Decoded<'_>, frame_len: u32) {
+        let index = self.packets_seen;
+        self.packets_seen += 1;
+        if let Some(t) = d.tunnel {
+            *self
+                .summary
+                .tunnelled
+                .entry(t.as_str().to_string())
+                .or_insert(0) += 1;
+        }
+        let seen = FlowKey {
+            proto: d.proto,
+            src: d.src,
+            sport: d.sport,
+            dst: d.dst,
+            dport: d.dport,
+        };
+        let (canon, _) = seen.canonical();
+        let flags = d.tcp_flags.unwrap_or(0);
+        let opens = d.proto == 6 && flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+
+        let live = match self.live.get(&canon) {
+            Some(l) => {
+                let last = self.flows[l.index].last_ts_ns;
+                let idle = ts_ns.saturating_sub(last)
+                    > self.cfg.idle_timeout_ns.min(i64::MAX as u64) as i64;
+                if idle || (l.closed && opens) {
+                    None
+                } else {
+                    Some(*l)
+                }
+            }
+            None => None,
+        };
+        let mut live = match live {
+            Some(l) => l,
+            None => {
+                let l = Live {
+                    index: self.flows.len(),
+                    closed: false,
+                    fin_seen: [false; 2],
+                };
+                self.flows.push(Flow {
+                    key: seen,
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                    first_ts_ns: ts_ns,
+                    last_ts_ns: ts_ns,
+                    head: Vec::new(),
+                    first_packet_index: index,
+                });
+                self.summary.flows += 1;
+                l
+            }
+        };
+        let flow = &mut self.flows[live.index];
+        let dir = if seen == flow.key {
+            Direction::Forward
+        } else {
+            Direction::Backward
+        };
+        flow.packets[dir.index()] += 1;
+        flow.bytes[dir.index()] += u64::from(frame_len);
+        flow.last_ts_ns = flow.last_ts_ns.max(ts_ns);
+        if flow.head.len() < self.cfg.keep_packets {
+            let n = d.ip.len().min(self.cfg.keep_bytes);
+            flow.head.push(PacketHead {
+                dir,
+                ts_ns,
+                ip_len: d.ip_len,
+                bytes: d.ip[..n].to_vec(),
+            });
+        }
+        if d.proto == 6 {
+            if flags & TCP_RST != 0 {
+                live.closed = true;
+            }
+            if flags & TCP_FIN != 0 {
+                live.fin_seen[dir.index()] = true;
+                if live.fin_seen == [true, true] {
+                    live.closed = true;
+                }
+            }
+        }
+        self.live.insert(canon, live);
+    }
+
+    /// Flows so far, in the order of their first packet.
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Counts so far.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            packets: self.packets_seen,
+            ..self.summary.clone()
+        }
+    }
+
+    /// All flows and the final counts.
+    pub fn finish(self) -> (Vec<Flow>, Summary) {
+        let summary = Summary {
+            packets: self.packets_seen,
+            ..self.summary
+        };
+        (self.flows, summary)
+    }
 }

@@ -131,20 +131,32 @@ pub fn decode(link_type: u32, frame: &[u8], orig_len: u32) -> Result<Decoded<'_>
             // 16-byte cooked header; protocol (an EtherType) in bytes 14..16.
             let hdr = frame.get(..16).ok_or(SkipReason::TruncatedLink)?;
             let et = u16::from_be_bytes([hdr[14], hdr[15]]);
-            (LaxSlicedPacket::from_ether_type(EtherType(et), &frame[16..]), 16)
+            (
+                LaxSlicedPacket::from_ether_type(EtherType(et), &frame[16..]),
+                16,
+            )
         }
         LINUX_SLL2 => {
             // 20-byte cooked header v2; protocol in bytes 0..2.
             let hdr = frame.get(..20).ok_or(SkipReason::TruncatedLink)?;
             let et = u16::from_be_bytes([hdr[0], hdr[1]]);
-            (LaxSlicedPacket::from_ether_type(EtherType(et), &frame[20..]), 20)
+            (
+                LaxSlicedPacket::from_ether_type(EtherType(et), &frame[20..]),
+                20,
+            )
         }
         NULL | LOOP => {
             // 4-byte address family: host byte order for NULL, network for LOOP.
             let hdr = frame.get(..4).ok_or(SkipReason::TruncatedLink)?;
             let le = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
             let be = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-            let fam = if link_type == LOOP { be } else if le < 0x1_0000 { le } else { be };
+            let fam = if link_type == LOOP {
+                be
+            } else if le < 0x1_0000 {
+                le
+            } else {
+                be
+            };
             match fam {
                 // AF_INET; AF_INET6 on BSDs, macOS, Linux.
                 2 | 10 | 24 | 28 | 30 => (from_ip(&frame[4..])?, 4),
@@ -170,7 +182,9 @@ fn ip_offset_in(frame: &[u8], p: &LaxSlicedPacket<'_>) -> usize {
 }
 
 fn offset_of(outer: &[u8], inner: &[u8]) -> usize {
-    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize).min(outer.len())
+    (inner.as_ptr() as usize)
+        .saturating_sub(outer.as_ptr() as usize)
+        .min(outer.len())
 }
 
 fn finish<'a>(
@@ -206,9 +220,10 @@ fn finish<'a>(
         }
         Some(LaxNetSlice::Arp(_)) | None => {
             return Err(match p.stop_err {
-                Some((_, etherparse::err::Layer::Ipv4Header | etherparse::err::Layer::Ipv6Header)) => {
-                    SkipReason::MalformedIp
-                }
+                Some((
+                    _,
+                    etherparse::err::Layer::Ipv4Header | etherparse::err::Layer::Ipv6Header,
+                )) => SkipReason::MalformedIp,
                 _ => SkipReason::NotIp,
             })
         }
@@ -216,7 +231,11 @@ fn finish<'a>(
     if fragmented {
         return Err(SkipReason::Fragment);
     }
-    let ip_start = if link_len > 0 { link_len } else { offset_of(frame, header) };
+    let ip_start = if link_len > 0 {
+        link_len
+    } else {
+        offset_of(frame, header)
+    };
     let ip = frame.get(ip_start..).unwrap_or(&[]);
     let ip_len = ip_total.unwrap_or_else(|| orig_len.saturating_sub(ip_start as u32));
     let mut d = Decoded {
@@ -271,7 +290,10 @@ fn finish<'a>(
 }
 
 fn transport_bytes<'a>(p: &LaxSlicedPacket<'a>) -> Option<&'a [u8]> {
-    p.net.as_ref().and_then(|n| n.ip_payload_ref()).map(|pl| pl.payload)
+    p.net
+        .as_ref()
+        .and_then(|n| n.ip_payload_ref())
+        .map(|pl| pl.payload)
 }
 
 fn is_first_v6_fragment(s: &etherparse::LaxIpv6Slice<'_>) -> bool {
