@@ -11,6 +11,8 @@
 
 use std::net::IpAddr;
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +172,8 @@ pub struct FlowTable {
     cfg: FlowConfig,
     flows: Vec<Flow>,
     live: FxHashMap<FlowKey, Live>,
+    /// Skipped packets by reason; named only when a summary is asked for.
+    skipped: FxHashMap<SkipReason, u64>,
     summary: Summary,
     packets_seen: u64,
 }
@@ -197,7 +201,7 @@ impl FlowTable {
     /// Count a packet that is in no flow.
     pub fn skip(&mut self, reason: SkipReason) {
         self.packets_seen += 1;
-        *self.summary.skipped.entry(reason.as_str()).or_insert(0) += 1;
+        *self.skipped.entry(reason).or_insert(0) += 1;
     }
 
     /// Put one decoded packet in its flow. `frame_len` is the frame's length
@@ -223,41 +227,33 @@ impl FlowTable {
         let flags = d.tcp_flags.unwrap_or(0);
         let opens = d.proto == 6 && flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
 
-        let live = match self.live.get(&canon) {
-            Some(l) => {
-                let last = self.flows[l.index].last_ts_ns;
-                let idle = ts_ns.saturating_sub(last)
-                    > self.cfg.idle_timeout_ns.min(i64::MAX as u64) as i64;
-                if idle || (l.closed && opens) {
-                    None
-                } else {
-                    Some(*l)
-                }
-            }
-            None => None,
+        let idle_limit = i64::try_from(self.cfg.idle_timeout_ns).unwrap_or(i64::MAX);
+        let flows = &mut self.flows;
+        let start_flow = |flows: &mut Vec<Flow>| {
+            flows.push(Flow {
+                key: seen,
+                packets: [0; 2],
+                bytes: [0; 2],
+                first_ts_ns: ts_ns,
+                last_ts_ns: ts_ns,
+                head: Vec::new(),
+                first_packet_index: index,
+            });
+            Live { index: flows.len() - 1, closed: false, fin_seen: [false; 2] }
         };
-        let mut live = match live {
-            Some(l) => l,
-            None => {
-                let l = Live {
-                    index: self.flows.len(),
-                    closed: false,
-                    fin_seen: [false; 2],
-                };
-                self.flows.push(Flow {
-                    key: seen,
-                    packets: [0; 2],
-                    bytes: [0; 2],
-                    first_ts_ns: ts_ns,
-                    last_ts_ns: ts_ns,
-                    head: Vec::new(),
-                    first_packet_index: index,
-                });
-                self.summary.flows += 1;
+        let live = match self.live.entry(canon) {
+            Entry::Occupied(e) => {
+                let l = e.into_mut();
+                let idle = ts_ns.saturating_sub(flows[l.index].last_ts_ns) > idle_limit;
+                if idle || (l.closed && opens) {
+                    *l = start_flow(flows);
+                }
                 l
             }
+            Entry::Vacant(e) => e.insert(start_flow(flows)),
         };
-        let flow = &mut self.flows[live.index];
+        self.summary.flows = flows.len() as u64;
+        let flow = &mut flows[live.index];
         let dir = if seen == flow.key {
             Direction::Forward
         } else {
@@ -286,7 +282,6 @@ impl FlowTable {
                 }
             }
         }
-        self.live.insert(canon, live);
     }
 
     /// Flows so far, in the order of their first packet.
