@@ -297,6 +297,7 @@ impl FlowTable {
     pub fn summary(&self) -> Summary {
         Summary {
             packets: self.packets_seen,
+            skipped: self.named_skipped(),
             ..self.summary.clone()
         }
     }
@@ -305,8 +306,18 @@ impl FlowTable {
     pub fn finish(self) -> (Vec<Flow>, Summary) {
         let summary = Summary {
             packets: self.packets_seen,
+            skipped: self.named_skipped(),
             ..self.summary
         };
         (self.flows, summary)
+    }
+
+    /// Skipped packets by [`SkipReason::as_str`], sorted by name.
+    fn named_skipped(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut named = std::collections::BTreeMap::new();
+        for (reason, n) in &self.skipped {
+            *named.entry(reason.as_str()).or_insert(0) += n;
+        }
+        named
     }
 }
