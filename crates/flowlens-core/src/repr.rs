@@ -1,1 +1,0 @@
-//! Representation: what the models see.
