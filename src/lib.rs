@@ -1,1 +1,45 @@
+//! flowlens: see the flows in a packet capture, in the browser.
+//!
+//! One wasm module serves both threads of the page:
+//! - [`start_app`] (called by `www/main.js`) mounts the Yew app ([`app`]);
+//! - [`start_worker`] (called by `www/worker.js`) runs the web worker
+//!   ([`worker`]) that reads the dropped file and builds its flows with
+//!   `flowlens-core`.
+//!
+//! They talk through the messages in [`protocol`]; nothing is uploaded.
 
+pub mod app;
+pub mod bridge;
+pub mod components;
+pub mod format;
+pub mod protocol;
+pub mod state;
+pub mod worker;
+
+use wasm_bindgen::prelude::*;
+
+/// Id of the element the app is mounted into (`www/index.html`).
+const ROOT_ID: &str = "app";
+
+/// Mount the page. Called once by `www/main.js` after `init()`.
+#[wasm_bindgen]
+pub fn start_app() -> Result<(), JsValue> {
+    console_error_panic_hook::set_once();
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| JsValue::from_str("start_app: no document (not on a page?)"))?;
+    let root = document
+        .get_element_by_id(ROOT_ID)
+        .ok_or_else(|| JsValue::from_str("start_app: the page has no #app element"))?;
+    // Drop the "loading" placeholder.
+    root.set_inner_html("");
+    yew::Renderer::<app::App>::with_root(root).render();
+    Ok(())
+}
+
+/// Run the web worker. Called once by `www/worker.js` after `init()`.
+#[wasm_bindgen]
+pub fn start_worker() -> Result<(), JsValue> {
+    console_error_panic_hook::set_once();
+    worker::run()
+}

@@ -1,0 +1,100 @@
+//! The page: owns the state and the worker, lays out the components.
+
+use web_sys::File;
+use yew::prelude::*;
+
+use crate::bridge::WorkerBridge;
+use crate::components::{DropZone, ErrorBanner, FlowTable, ProgressPanel, SummaryPanel};
+use crate::protocol::{ToWorker, SLICE_BYTES};
+use crate::state::{Action, AppContext, AppState};
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(AppState::default);
+    let bridge = use_mut_ref(|| None::<WorkerBridge>);
+    let last_job = use_mut_ref(|| 0u32);
+
+    {
+        let bridge = bridge.clone();
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            let on_message = {
+                let d = dispatcher.clone();
+                Callback::from(move |msg| d.dispatch(Action::Worker(msg)))
+            };
+            let on_failure = {
+                let d = dispatcher.clone();
+                Callback::from(move |e| d.dispatch(Action::WorkerFailed(e)))
+            };
+            match WorkerBridge::spawn(on_message, on_failure) {
+                Ok(b) => *bridge.borrow_mut() = Some(b),
+                Err(e) => dispatcher.dispatch(Action::WorkerFailed(format!(
+                    "The background reader could not be started: {e:?}"
+                ))),
+            }
+            move || drop(bridge.borrow_mut().take())
+        });
+    }
+
+    let on_file = {
+        let bridge = bridge.clone();
+        let last_job = last_job.clone();
+        let dispatcher = state.dispatcher();
+        Callback::from(move |file: File| {
+            let job = {
+                let mut last = last_job.borrow_mut();
+                *last = last.wrapping_add(1).max(1);
+                *last
+            };
+            dispatcher.dispatch(Action::Start {
+                job,
+                file_name: file.name(),
+                bytes_total: file.size().max(0.0) as u64,
+            });
+            let command = ToWorker::Parse {
+                job,
+                slice_bytes: SLICE_BYTES,
+            };
+            let sent = match bridge.borrow().as_ref() {
+                Some(b) => b.send(&command, Some(&file)).map_err(|e| format!("{e:?}")),
+                None => Err("it is not running".to_string()),
+            };
+            if let Err(e) = sent {
+                dispatcher.dispatch(Action::WorkerFailed(format!(
+                    "The file could not be handed to the background reader: {e}"
+                )));
+            }
+        })
+    };
+
+    let on_cancel = {
+        let bridge = bridge.clone();
+        let last_job = last_job.clone();
+        let dispatcher = state.dispatcher();
+        Callback::from(move |()| {
+            let job = *last_job.borrow();
+            dispatcher.dispatch(Action::CancelRequested);
+            if let Some(b) = bridge.borrow().as_ref() {
+                if let Err(e) = b.send(&ToWorker::Cancel { job }, None) {
+                    dispatcher.dispatch(Action::WorkerFailed(format!("Cancelling failed: {e:?}")));
+                }
+            }
+        })
+    };
+
+    html! {
+        <ContextProvider<AppContext> context={state}>
+            <header class="masthead">
+                <h1>{ "flowlens" }</h1>
+                <p class="tagline">{ "See the flows in a packet capture. The file is read in this tab and never leaves your computer." }</p>
+            </header>
+            <main>
+                <DropZone {on_file} />
+                <ProgressPanel {on_cancel} />
+                <ErrorBanner />
+                <SummaryPanel />
+                <FlowTable />
+            </main>
+        </ContextProvider<AppContext>>
+    }
+}

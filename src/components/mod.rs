@@ -1,0 +1,27 @@
+//! One function component per file. They read the state from the
+//! [`crate::state::AppContext`] and change it only by dispatching actions
+//! (or, for commands to the worker, through callbacks from [`crate::app`]).
+
+mod drop_zone;
+mod error_banner;
+mod flow_table;
+mod progress;
+mod summary;
+
+pub use drop_zone::DropZone;
+pub use error_banner::ErrorBanner;
+pub use flow_table::FlowTable;
+pub use progress::ProgressPanel;
+pub use summary::SummaryPanel;
+
+use yew::prelude::*;
+
+use crate::state::AppContext;
+
+/// The app state; every component sits under the provider in `App`.
+#[hook]
+fn use_app() -> AppContext {
+    // `App` always provides the context; a missing provider is a programming
+    // error in this crate, not an input-dependent condition.
+    use_context::<AppContext>().expect("components are rendered inside App's ContextProvider")
+}

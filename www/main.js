@@ -1,0 +1,18 @@
+// Page entry point: load the wasm module and mount the app.
+// (A separate file because the Content-Security-Policy allows no inline script.)
+import init, { start_app } from './pkg/flowlens.js';
+
+try {
+  await init();
+  start_app();
+} catch (err) {
+  console.error(err);
+  const root = document.getElementById('app');
+  if (root) {
+    const p = document.createElement('p');
+    p.className = 'load-error';
+    p.setAttribute('role', 'alert');
+    p.textContent = `flowlens could not start: ${err}`;
+    root.replaceChildren(p);
+  }
+}
