@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::fields::EXT_CONTINUED;
+use super::fields::{EXT_CONTINUED, TUNNEL_GRE, TUNNEL_GTP_U, TUNNEL_TEREDO, TUNNEL_VXLAN};
 use super::Field;
 
 /// The value of `field`, whose captured bytes are `b` (possibly cut short by
@@ -14,7 +14,7 @@ pub(crate) fn describe(field: Field, b: &[u8], ctx: u8) -> String {
 fn decode(field: Field, b: &[u8], ctx: u8) -> Option<String> {
     use Field::*;
     Some(match field {
-        Ipv4Src | Ipv4Dst | Ipv6Src | Ipv6Dst => "(zeroed)".to_string(),
+        Ipv4Src | Ipv4Dst | Ipv6Src | Ipv6Dst | EthSrc | EthDst => "(zeroed)".to_string(),
         Padding => "(padding)".to_string(),
         Ipv4VersionIhl => {
             let [v] = arr(b)?;
@@ -142,6 +142,18 @@ fn decode(field: Field, b: &[u8], ctx: u8) -> Option<String> {
             }
         }
         Payload => payload(b),
+        TunnelHeader => tunnel(b, ctx),
+        EthType => {
+            let ty = u16::from_be_bytes(arr(b.get(..2)?)?);
+            match (ty, b.get(2..4)) {
+                (0x8100 | 0x88a8, Some(tci)) => {
+                    format!("VLAN {}", u16::from_be_bytes([tci[0], tci[1]]) & 0x0fff)
+                }
+                (0x0800, _) => "0x0800 (IPv4)".to_string(),
+                (0x86dd, _) => "0x86dd (IPv6)".to_string(),
+                _ => format!("0x{ty:04x}"),
+            }
+        }
     })
 }
 
@@ -244,6 +256,32 @@ fn extension(b: &[u8], ctx: u8) -> String {
     }
     let _ = write!(s, ", {} bytes", b.len());
     s
+}
+
+fn tunnel(b: &[u8], ctx: u8) -> String {
+    let n = b.len();
+    match ctx {
+        TUNNEL_GRE => {
+            let proto = b.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]]));
+            match proto {
+                Some(p) => format!("GRE, protocol 0x{p:04x}, {n} bytes"),
+                None => format!("GRE, {n} bytes"),
+            }
+        }
+        TUNNEL_VXLAN => match b.get(4..7) {
+            Some(v) => format!("VXLAN, VNI {}", u32::from_be_bytes([0, v[0], v[1], v[2]])),
+            None => "VXLAN".to_string(),
+        },
+        TUNNEL_GTP_U => match b.get(4..8) {
+            Some(t) => format!(
+                "GTP-U, TEID 0x{:08x}, {n} bytes",
+                u32::from_be_bytes([t[0], t[1], t[2], t[3]])
+            ),
+            None => format!("GTP-U, {n} bytes"),
+        },
+        TUNNEL_TEREDO => format!("Teredo, {n} bytes"),
+        _ => format!("{n} bytes"),
+    }
 }
 
 fn tcp_flags(v: u8) -> String {

@@ -7,32 +7,8 @@
 //! field ids and the readable field map are three sinks over the same walk,
 //! so they cannot disagree.
 //!
-//! # Inner headers share the outer names
-//!
-//! Headers found inside a packet (the IP header quoted by an ICMP or ICMPv6
-//! error and the transport header after it, the inner header of IP-in-IP,
-//! 4in6, 6in4 or 6in6) are reported under the same field names as the outer
-//! ones: `ipv4.ttl` means every IPv4 TTL byte of the packet, wherever it is.
-//! A view that zeroes a field therefore zeroes it at every depth, and the
-//! addresses are zeroed at every depth.
-//!
-//! Other address-carrying places are mapped to the address fields so that
-//! they are zeroed too: the gateway of an ICMP redirect (`ipv4.dst`), the
-//! target of an ICMPv6 neighbour solicitation and the target and
-//! destination of an ICMPv6 redirect (`ipv6.dst`), the target of a
-//! neighbour advertisement (`ipv6.src`), and the address lists of IPv6
-//! routing headers of types 0, 2, 3 and 4 (`ipv6.dst`).
-//!
-//! # Lying or truncated headers
-//!
-//! Packets come from untrusted captures. Lengths are clipped to what was
-//! captured; an IPv4 header length below 20, a TCP data offset below 20 or
-//! an unknown IP version make the rest of that packet `payload` (the fixed
-//! fields, addresses included, are still reported where they would be). An
-//! IP total length of 0 (TSO) or below the header length means "up to the
-//! end of the capture". Bytes after the end of the outermost IP packet
-//! (Ethernet trailer) are `padding`. Nesting deeper than [`MAX_DEPTH`]
-//! inner IP headers is `payload`.
+//! The rules (inner headers, tunnels, lying lengths) are documented in
+//! the [`repr` module docs](crate::repr).
 
 use std::fmt;
 
@@ -48,8 +24,8 @@ macro_rules! fields {
         /// A header field, or payload, or padding: what a byte of the model's
         /// input is. Serialised as its dotted name ([`Field::name`]).
         ///
-        /// Inner headers (ICMP errors, IP-in-IP) use the same names as outer
-        /// ones; see the [module docs](self).
+        /// Inner headers (ICMP errors, tunnels) use the same names as outer
+        /// ones; see the [`repr` module docs](crate::repr).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u8)]
         pub enum Field {
@@ -132,6 +108,16 @@ fields! {
     Icmpv6Checksum = "icmpv6.checksum" => TransportChecksum,
     /// Bytes 4..8 of the ICMPv6 header.
     Icmpv6Rest = "icmpv6.rest" => Other,
+    /// A tunnel's own header: GRE, VXLAN, GTP-U, Teredo (authentication
+    /// and origin indication, but for the origin's address).
+    TunnelHeader = "tunnel.header" => Other,
+    /// Destination MAC of an Ethernet frame inside a tunnel (VXLAN, GRE
+    /// bridging). Always zero in the model's input, as in the paper.
+    EthDst = "eth.dst" => Address,
+    /// Source MAC of an Ethernet frame inside a tunnel. Always zero.
+    EthSrc = "eth.src" => Address,
+    /// EtherType (and VLAN tags) of an Ethernet frame inside a tunnel.
+    EthType = "eth.type" => Other,
     /// Everything after the last header understood: application data, the
     /// body of ICMP messages, unknown protocols.
     Payload = "payload" => Payload,
@@ -354,6 +340,21 @@ struct Walker<'a, S> {
     sink: &'a mut S,
 }
 
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Transparent Ethernet bridging (Ethernet inside GRE).
+const ETHERTYPE_TEB: u16 = 0x6558;
+const ETHERTYPE_PPP: u16 = 0x880b;
+const UDP_VXLAN: u16 = 4789;
+const UDP_GTP_U: u16 = 2152;
+const UDP_TEREDO: u16 = 3544;
+
+/// `ctx` of `tunnel.header` spans: which tunnel.
+pub(crate) const TUNNEL_GRE: u8 = 1;
+pub(crate) const TUNNEL_VXLAN: u8 = 2;
+pub(crate) const TUNNEL_GTP_U: u8 = 3;
+pub(crate) const TUNNEL_TEREDO: u8 = 4;
+
 /// `ctx` of the part of an IPv6 routing header after its addresses.
 pub(crate) const EXT_CONTINUED: u8 = 255;
 
@@ -548,7 +549,8 @@ impl<S: Sink> Walker<'_, S> {
     fn transport(&mut self, proto: u8, t: usize, end: usize, depth: u8) {
         match proto {
             6 => self.tcp(t, end),
-            17 => self.udp(t, end),
+            17 => self.udp(t, end, depth),
+            47 => self.gre(t, end, depth),
             1 => self.icmp(t, end, depth),
             58 => self.icmpv6(t, end, depth),
             // IPv4 or IPv6 inside IP (IP-in-IP, 6in4, 4in6, 6in6).
@@ -632,16 +634,189 @@ impl<S: Sink> Walker<'_, S> {
         self.emit(Field::TcpOptions, run, e, e, 0);
     }
 
-    fn udp(&mut self, t: usize, end: usize) {
-        if !self.detail {
-            return;
-        }
+    fn udp(&mut self, t: usize, end: usize, depth: u8) {
         use Field::*;
-        self.emit(UdpSport, t, t + 2, end, 0);
-        self.emit(UdpDport, t + 2, t + 4, end, 0);
-        self.emit(UdpLength, t + 4, t + 6, end, 0);
-        self.emit(UdpChecksum, t + 6, t + 8, end, 0);
-        self.emit(Payload, t + 8, end, end, 0);
+        if self.detail {
+            self.emit(UdpSport, t, t + 2, end, 0);
+            self.emit(UdpDport, t + 2, t + 4, end, 0);
+            self.emit(UdpLength, t + 4, t + 6, end, 0);
+            self.emit(UdpChecksum, t + 6, t + 8, end, 0);
+        }
+        // Tunnels over UDP are found even when the detail is not wanted:
+        // they carry addresses.
+        let body = t + 8;
+        if let (Some(sport), Some(dport)) = (self.be16(t, end), self.be16(t + 2, end)) {
+            let port = |p: u16| sport == p || dport == p;
+            let found = if port(UDP_VXLAN) {
+                self.vxlan(body, end, depth)
+            } else if port(UDP_GTP_U) {
+                self.gtp_u(body, end, depth)
+            } else if port(UDP_TEREDO) {
+                self.teredo(body, end, depth)
+            } else {
+                false
+            };
+            if found {
+                return;
+            }
+        }
+        if self.detail {
+            self.emit(Payload, body, end, end, 0);
+        }
+    }
+
+    /// GRE (RFC 2784/2890) and PPTP's enhanced GRE (RFC 2637) carrying
+    /// PPP.
+    fn gre(&mut self, t: usize, end: usize, depth: u8) {
+        use Field::*;
+        let (Some(flags), Some(version)) = (self.byte(t, end), self.byte(t + 1, end)) else {
+            self.emit(TunnelHeader, t, end, end, TUNNEL_GRE);
+            return;
+        };
+        let bit = |b: u8, n: usize| if flags & b != 0 { n } else { 0 };
+        let (len, inner) = match version & 0x07 {
+            // Checksum (C), key (K), sequence (S).
+            0 => (4 + bit(0x80, 4) + bit(0x20, 4) + bit(0x10, 4), true),
+            // PPTP: key always, sequence (S), acknowledgement (A).
+            1 => (
+                8 + bit(0x10, 4) + if version & 0x80 != 0 { 4 } else { 0 },
+                false,
+            ),
+            _ => (4, false),
+        };
+        let p = t + len;
+        if version & 0x07 == 1 && self.be16(t + 2, end) == Some(ETHERTYPE_PPP) {
+            // PPP in PPTP: [address 0xff, control 0x03,] protocol (1 or 2
+            // bytes); IPv4 (0x21) or IPv6 (0x57) is followed.
+            let mut q = p;
+            if self.be16(q, end) == Some(0xff03) {
+                q += 2;
+            }
+            let proto = match self.byte(q, end) {
+                Some(b) if b & 1 == 1 => {
+                    q += 1;
+                    Some(u16::from(b))
+                }
+                _ => {
+                    q += 2;
+                    self.be16(q - 2, end)
+                }
+            };
+            if matches!(proto, Some(0x21 | 0x57)) {
+                self.emit(TunnelHeader, t, q, end, TUNNEL_GRE);
+                return self.inner_ip(q, end, depth);
+            }
+        }
+        self.emit(TunnelHeader, t, t + len, end, TUNNEL_GRE);
+        match self.be16(t + 2, end) {
+            // The routing bit (R) is obsolete: do not guess past it.
+            _ if !inner || flags & 0x40 != 0 => self.emit(Payload, p, end, end, 0),
+            Some(ETHERTYPE_IPV4 | ETHERTYPE_IPV6) => self.inner_ip(p, end, depth),
+            Some(ETHERTYPE_TEB) => self.ethernet(p, end, depth),
+            _ => self.emit(Payload, p, end, end, 0),
+        }
+    }
+
+    /// An Ethernet frame inside a tunnel at `p..end`.
+    fn ethernet(&mut self, p: usize, end: usize, depth: u8) {
+        use Field::*;
+        self.emit(EthDst, p, p + 6, end, 0);
+        self.emit(EthSrc, p + 6, p + 12, end, 0);
+        let mut q = p + 12;
+        for _ in 0..3 {
+            match self.be16(q, end) {
+                Some(0x8100 | 0x88a8) => {
+                    self.emit(EthType, q, q + 4, end, 0);
+                    q += 4;
+                }
+                Some(ty) => {
+                    self.emit(EthType, q, q + 2, end, 0);
+                    q += 2;
+                    if matches!(ty, ETHERTYPE_IPV4 | ETHERTYPE_IPV6) {
+                        return self.inner_ip(q, end, depth);
+                    }
+                    break;
+                }
+                None => break,
+            }
+        }
+        self.emit(Payload, q, end, end, 0);
+    }
+
+    /// VXLAN (RFC 7348): 8-byte header with the I flag, then Ethernet.
+    fn vxlan(&mut self, b: usize, end: usize, depth: u8) -> bool {
+        if b + 8 + 14 > end || self.byte(b, end).unwrap_or(0) & 0x08 == 0 {
+            return false;
+        }
+        self.emit(Field::TunnelHeader, b, b + 8, end, TUNNEL_VXLAN);
+        self.ethernet(b + 8, end, depth);
+        true
+    }
+
+    /// GTP-U version 1 carrying a user packet (message type 255).
+    fn gtp_u(&mut self, b: usize, end: usize, depth: u8) -> bool {
+        let (Some(flags), Some(255)) = (self.byte(b, end), self.byte(b + 1, end)) else {
+            return false;
+        };
+        if flags >> 5 != 1 {
+            return false;
+        }
+        let mut q = b + 8;
+        if flags & 0x07 != 0 {
+            // Sequence number, N-PDU number, next extension type.
+            q += 4;
+            let mut next = if flags & 0x04 != 0 {
+                self.byte(q - 1, end).unwrap_or(0)
+            } else {
+                0
+            };
+            // Extension headers: length in 4-byte units, next type last.
+            while next != 0 && q < end {
+                let len = usize::from(self.byte(q, end).unwrap_or(0)) * 4;
+                if len == 0 {
+                    q = end;
+                    break;
+                }
+                q += len;
+                next = self.byte(q - 1, end).unwrap_or(0);
+            }
+        }
+        if !matches!(self.byte(q, end).map(|v| v >> 4), Some(4 | 6)) {
+            return false;
+        }
+        self.emit(Field::TunnelHeader, b, q, end, TUNNEL_GTP_U);
+        self.inner_ip(q, end, depth);
+        true
+    }
+
+    /// Teredo (RFC 4380): optional authentication and origin indication,
+    /// then IPv6. The origin indication's (obfuscated) IPv4 address is
+    /// `ipv4.src`.
+    fn teredo(&mut self, b: usize, end: usize, depth: u8) -> bool {
+        let mut q = b;
+        if self.be16(q, end) == Some(0x0001) {
+            let id_len = usize::from(self.byte(q + 2, end).unwrap_or(0));
+            let auth_len = usize::from(self.byte(q + 3, end).unwrap_or(0));
+            q += 4 + id_len + auth_len + 8 + 1;
+        }
+        let origin = if self.be16(q, end) == Some(0x0000) {
+            q += 8;
+            Some(q - 8)
+        } else {
+            None
+        };
+        if self.byte(q, end).map(|v| v >> 4) != Some(6) {
+            return false;
+        }
+        match origin {
+            Some(o) => {
+                self.emit(Field::TunnelHeader, b, o + 4, end, TUNNEL_TEREDO);
+                self.emit(Field::Ipv4Src, o + 4, o + 8, end, 0);
+            }
+            None => self.emit(Field::TunnelHeader, b, q, end, TUNNEL_TEREDO),
+        }
+        self.inner_ip(q, end, depth);
+        true
     }
 
     fn icmp(&mut self, t: usize, end: usize, depth: u8) {

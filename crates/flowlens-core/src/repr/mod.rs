@@ -5,7 +5,7 @@
 //! bytes of each from the IP header on (the link layer is already gone),
 //! zero-padded, with every IPv4/IPv6 source and destination address zeroed
 //! (the seed paper's rule; also inside ICMP errors and tunnels, see
-//! [`fields`](Field)), and a [`View`] that may hide more.
+//! [Dissection](#dissection)), and a [`View`] that may hide more.
 //!
 //! ```text
 //! Flow.head[i].bytes -> dissect (byte offsets, no allocation) -> spans
@@ -30,6 +30,53 @@
 //!   encoder applied to it.
 //! - Nothing here panics on packet contents: lengths in headers are
 //!   clipped to what was captured.
+//!
+//! # Dissection
+//!
+//! ## Inner headers share the outer names
+//!
+//! Headers found inside a packet (the IP header quoted by an ICMP or ICMPv6
+//! error and the transport header after it, the inner headers of tunnels)
+//! are reported under the same field names as the outer ones: `ipv4.ttl`
+//! means every IPv4 TTL byte of the packet, wherever it is. A view that
+//! zeroes a field therefore zeroes it at every depth, and the addresses are
+//! zeroed at every depth.
+//!
+//! Other address-carrying places are mapped to the address fields so that
+//! they are zeroed too: the gateway of an ICMP redirect (`ipv4.dst`), the
+//! target of an ICMPv6 neighbour solicitation and the target and
+//! destination of an ICMPv6 redirect (`ipv6.dst`), the target of a
+//! neighbour advertisement (`ipv6.src`), and the address lists of IPv6
+//! routing headers of types 0, 2, 3 and 4 (`ipv6.dst`). Not (yet) zeroed:
+//! addresses inside IPv4 options (record route, source route), the IPv6
+//! home address option, link-layer addresses in ND options, and anything
+//! in application payload (DNS answers, SIP, FTP `PORT`).
+//!
+//! ## Tunnels
+//!
+//! IP-in-IP (protocols 4 and 41: 4in4, 6in4, 4in6, 6in6) and GRE (47:
+//! IPv4, IPv6 or Ethernet inside, or PPTP's PPP carrying IPv4 or IPv6) are
+//! followed from the protocol number; VXLAN (UDP 4789), GTP-U (UDP 2152)
+//! and Teredo (UDP 3544) from either port, when the bytes after the UDP
+//! header look like that tunnel (flags, then an IP version nibble). Their
+//! headers are `tunnel.header`; an Ethernet frame inside has `eth.dst` /
+//! `eth.src` (MACs: always zero, as the paper zeroes MACs) and `eth.type`;
+//! a Teredo origin indication's address is `ipv4.src`. A UDP flow on one of
+//! those ports whose payload happens to look like the tunnel is read as the
+//! tunnel: some of its bytes may be zeroed as addresses, which costs the
+//! model a little payload and never leaks an address. Not followed: L2TP,
+//! MPLS, IPsec (encrypted anyway), Geneve.
+//!
+//! ## Lying or truncated headers
+//!
+//! Packets come from untrusted captures. Lengths are clipped to what was
+//! captured; an IPv4 header length below 20, a TCP data offset below 20 or
+//! an unknown IP version make the rest of that packet `payload` (the fixed
+//! fields, addresses included, are still reported where they would be). An
+//! IP total length of 0 (TSO) or below the header length means "up to the
+//! end of the capture". Bytes after the end of the outermost IP packet
+//! (Ethernet trailer) are `padding`. Nesting deeper than [`MAX_DEPTH`]
+//! inner IP headers is `payload`.
 
 mod describe;
 mod error;

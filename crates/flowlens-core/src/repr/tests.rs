@@ -201,6 +201,87 @@ fn ipv6_segment_routing() -> Vec<u8> {
     out
 }
 
+const MAC_A: [u8; 6] = [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01];
+const MAC_B: [u8; 6] = [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x02];
+
+/// IPv4/UDP with 8 bytes of payload (the inner packet of tunnels).
+fn udp4() -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(SRC4, DST4, 61)
+        .udp(40000, 53)
+        .write(&mut out, &[0x77; 8])
+        .unwrap();
+    out
+}
+
+/// An Ethernet header with one VLAN tag (100) before IPv4.
+fn ethernet_vlan() -> Vec<u8> {
+    let mut e = MAC_A.to_vec();
+    e.extend_from_slice(&MAC_B);
+    e.extend_from_slice(&[0x81, 0x00, 0x00, 0x64, 0x08, 0x00]);
+    e
+}
+
+/// GRE with a key around IPv4/UDP.
+fn gre_ipv4() -> Vec<u8> {
+    let mut g = vec![0x20, 0x00, 0x08, 0x00, 0, 0, 0x30, 0x39];
+    g.extend_from_slice(&udp4());
+    ipv4_around(47, &g)
+}
+
+/// GRE transparent bridging: Ethernet (VLAN) around IPv4/UDP.
+fn gre_ethernet() -> Vec<u8> {
+    let mut g = vec![0x00, 0x00, 0x65, 0x58];
+    g.extend_from_slice(&ethernet_vlan());
+    g.extend_from_slice(&udp4());
+    ipv4_around(47, &g)
+}
+
+/// PPTP: enhanced GRE (key, sequence) with PPP around IPv4/UDP.
+fn gre_pptp() -> Vec<u8> {
+    let mut g = vec![0x30, 0x01, 0x88, 0x0b, 0, 36, 0, 7, 0, 0, 0, 1];
+    g.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+    g.extend_from_slice(&udp4());
+    ipv4_around(47, &g)
+}
+
+/// An outer IPv4/UDP packet with `payload`.
+fn udp_around(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(SRC4, DST4, 64)
+        .udp(sport, dport)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// VXLAN (VNI 42): Ethernet (VLAN) around IPv4/UDP.
+fn vxlan() -> Vec<u8> {
+    let mut v = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+    v.extend_from_slice(&ethernet_vlan());
+    v.extend_from_slice(&udp4());
+    udp_around(50123, 4789, &v)
+}
+
+/// GTP-U with a PDU session container extension around IPv6/UDP.
+fn gtp_u() -> Vec<u8> {
+    let inner = ipv6_udp();
+    let mut g = vec![0x34, 0xff, 0, 0, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0x85];
+    g.extend_from_slice(&[1, 0x00, 0x09, 0x00]);
+    let len = (g.len() - 8 + inner.len()) as u16;
+    g[2..4].copy_from_slice(&len.to_be_bytes());
+    g.extend_from_slice(&inner);
+    udp_around(2152, 2152, &g)
+}
+
+/// Teredo with an origin indication (obfuscated port and address).
+fn teredo() -> Vec<u8> {
+    let mut t = vec![0x00, 0x00, !0x13, !0x88];
+    t.extend(SRC4.iter().map(|b| !b));
+    t.extend_from_slice(&ipv6_udp());
+    udp_around(3544, 50000, &t)
+}
+
 // ---------------------------------------------------------------- helpers
 
 fn head(dir: Direction, bytes: Vec<u8>) -> PacketHead {
@@ -371,6 +452,12 @@ fn all_packets() -> Vec<(&'static str, Vec<u8>)> {
         ("icmpv6_unreachable", icmpv6_unreachable()),
         ("neighbour_solicitation", neighbour_solicitation()),
         ("ipv6_segment_routing", ipv6_segment_routing()),
+        ("gre_ipv4", gre_ipv4()),
+        ("gre_ethernet", gre_ethernet()),
+        ("gre_pptp", gre_pptp()),
+        ("vxlan", vxlan()),
+        ("gtp_u", gtp_u()),
+        ("teredo", teredo()),
     ]
 }
 
@@ -656,6 +743,53 @@ fn repr_field_map_segment_routing_addresses() {
 }
 
 #[test]
+fn repr_field_map_tunnels() {
+    let map = render(&vxlan(), 56);
+    let want = "
+        20..22 udp.sport = 50123
+        22..24 udp.dport = 4789
+        24..26 udp.length = 70
+        26..28 udp.checksum = 0x36ac
+        28..36 tunnel.header = VXLAN, VNI 42
+        36..42 eth.dst = (zeroed)
+        42..48 eth.src = (zeroed)
+        48..52 eth.type = VLAN 100
+        52..54 eth.type = 0x0800 (IPv4)
+        54..55 ipv4.version_ihl = version 4, header 20 bytes
+        55..56 ipv4.dscp_ecn = DSCP 0, ECN 0
+    ";
+    let want: String = want
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(map.ends_with(&want), "{map}");
+    let map = render(&gre_ipv4(), 64);
+    assert!(map.contains("9..10 ipv4.protocol = 47 (GRE)\n"), "{map}");
+    assert!(
+        map.contains(
+            "20..28 tunnel.header = GRE, protocol 0x0800, 8 bytes\n28..29 ipv4.version_ihl"
+        ),
+        "{map}"
+    );
+    let map = render(&gre_pptp(), 64);
+    assert!(
+        map.contains(
+            "20..36 tunnel.header = GRE, protocol 0x880b, 16 bytes\n36..37 ipv4.version_ihl"
+        ),
+        "{map}"
+    );
+    let map = render(&gtp_u(), 80);
+    assert!(map.contains("28..44 tunnel.header = GTP-U, TEID 0xdeadbeef, 16 bytes\n44..48 ipv6.version_class_flow"), "{map}");
+    let map = render(&teredo(), 80);
+    assert!(map.contains("28..32 tunnel.header = Teredo, 4 bytes\n32..36 ipv4.src = (zeroed)\n36..40 ipv6.version_class_flow"), "{map}");
+    // Not the tunnel: UDP on the port, other bytes.
+    let map = render(&udp_around(4789, 999, &[0u8; 30]), 64);
+    assert!(map.contains("28..58 payload"), "{map}");
+}
+
+#[test]
 fn repr_field_map_cut_fields_and_short_rows() {
     // Captured up to the middle of the timestamp option: the IP length
     // says 60, 50 bytes were kept.
@@ -707,8 +841,37 @@ fn repr_addresses_zeroed_at_every_depth() {
         ("neighbour_solicitation", neighbour_solicitation(), 48),
         ("ipv6_segment_routing", ipv6_segment_routing(), 64),
     ];
+    let tunnels = [
+        ("gre_ipv4", gre_ipv4(), 16),
+        ("gre_ethernet", gre_ethernet(), 28),
+        ("gre_pptp", gre_pptp(), 16),
+        ("vxlan", vxlan(), 28),
+        ("gtp_u", gtp_u(), 40),
+        ("teredo", teredo(), 44),
+    ];
     for view in [View::All, View::Key, View::zero_site_dependent()] {
         let r = repr(1, 256, view);
+        for (name, p, n) in &tunnels {
+            let flow = one(p.clone());
+            assert_eq!(address_offsets(&r, &flow).len(), *n, "{name}");
+            let enc = r.encode(&flow);
+            let obfuscated: Vec<u8> = SRC4.iter().map(|b| !b).collect();
+            for a in [
+                &SRC4[..],
+                &DST4[..],
+                &SRC6[..],
+                &DST6[..],
+                &MAC_A[..],
+                &MAC_B[..],
+                &obfuscated,
+            ] {
+                assert!(
+                    !contains(&enc, a),
+                    "{name}: address {a:?} left in the input"
+                );
+            }
+            check_invariants(&r, &flow);
+        }
         for (name, p, n) in &cases {
             let flow = one(p.clone());
             assert!(
@@ -1177,8 +1340,10 @@ fn repr_field_names_are_stable_and_unique() {
         "payload",
         "padding",
     ];
-    assert_eq!(Field::ALL.len(), required.len());
-    for name in required {
+    // Beyond the issue's list: tunnels and Ethernet inside them.
+    let extra = ["tunnel.header", "eth.dst", "eth.src", "eth.type"];
+    assert_eq!(Field::ALL.len(), required.len() + extra.len());
+    for name in required.into_iter().chain(extra) {
         let f = Field::from_name(name).unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(f.name(), name);
         assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{name}\""));
