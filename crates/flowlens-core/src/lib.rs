@@ -13,8 +13,11 @@
 //! ```
 //! [`Analyzer`] glues the first three together for the common case.
 
+pub mod baselines;
 pub mod capture;
 pub mod flows;
+pub mod manifest;
+pub mod models;
 pub mod packet;
 pub mod repr;
 
