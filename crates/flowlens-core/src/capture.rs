@@ -425,7 +425,7 @@ impl CaptureReader {
                     Block::InterfaceDescription(idb) => {
                         interfaces.push(Interface {
                             link_type: idb.linktype.0 as u32,
-                            units_per_sec: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                            units_per_sec: units_per_sec(idb.if_tsresol),
                             offset_secs: idb.ts_offset(),
                         });
                     }
@@ -514,6 +514,20 @@ fn obsolete_packet(
         interface: u32::from(if_id),
     });
     Ok(())
+}
+
+/// Timestamp units per second for an `if_tsresol` value: 10^n, or 2^n when
+/// the top bit is set. (pcap-parser's `ts_resolution` rejects every binary
+/// resolution: it range-checks the byte with the flag bit still set.) An
+/// impossible value falls back to the default, microseconds.
+fn units_per_sec(if_tsresol: u8) -> u64 {
+    let n = u32::from(if_tsresol & 0x7F);
+    let units = if if_tsresol & 0x80 == 0 {
+        10u64.checked_pow(n)
+    } else {
+        1u64.checked_shl(n)
+    };
+    units.unwrap_or(1_000_000)
 }
 
 fn to_ns(units: u64, iface: Interface) -> i64 {
