@@ -1,0 +1,9 @@
+mod util;
+
+mod chunking;
+mod fixtures;
+mod formats;
+mod malformed;
+mod semantics;
+mod shared_data;
+mod tshark;
