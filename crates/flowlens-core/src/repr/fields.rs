@@ -418,7 +418,7 @@ impl<S: Sink> Walker<'_, S> {
             _ => lim,
         };
         use Field::*;
-        const FIXED: [(Field, usize, usize); 10] = [
+        static FIXED: [(Field, u8, u8); 10] = [
             (Ipv4VersionIhl, 0, 1),
             (Ipv4DscpEcn, 1, 2),
             (Ipv4TotalLength, 2, 4),
@@ -430,8 +430,8 @@ impl<S: Sink> Walker<'_, S> {
             (Ipv4Src, 12, 16),
             (Ipv4Dst, 16, 20),
         ];
-        for (f, a, b) in FIXED {
-            self.emit(f, o + a, o + b, end, 0);
+        for &(f, a, b) in &FIXED {
+            self.emit(f, o + usize::from(a), o + usize::from(b), end, 0);
         }
         if o + 20 >= end {
             return end;
@@ -463,7 +463,7 @@ impl<S: Sink> Walker<'_, S> {
             _ => lim,
         };
         use Field::*;
-        const FIXED: [(Field, usize, usize); 6] = [
+        static FIXED: [(Field, u8, u8); 6] = [
             (Ipv6VersionClassFlow, 0, 4),
             (Ipv6PayloadLength, 4, 6),
             (Ipv6NextHeader, 6, 7),
@@ -471,8 +471,8 @@ impl<S: Sink> Walker<'_, S> {
             (Ipv6Src, 8, 24),
             (Ipv6Dst, 24, 40),
         ];
-        for (f, a, b) in FIXED {
-            self.emit(f, o + a, o + b, end, 0);
+        for &(f, a, b) in &FIXED {
+            self.emit(f, o + usize::from(a), o + usize::from(b), end, 0);
         }
         let mut next = match self.byte(o + 6, end) {
             Some(n) => n,
@@ -574,7 +574,7 @@ impl<S: Sink> Walker<'_, S> {
             return;
         }
         use Field::*;
-        const FIXED: [(Field, usize, usize); 9] = [
+        static FIXED: [(Field, u8, u8); 9] = [
             (TcpSport, 0, 2),
             (TcpDport, 2, 4),
             (TcpSeq, 4, 8),
@@ -585,8 +585,8 @@ impl<S: Sink> Walker<'_, S> {
             (TcpChecksum, 16, 18),
             (TcpUrgent, 18, 20),
         ];
-        for (f, a, b) in FIXED {
-            self.emit(f, t + a, t + b, end, 0);
+        for &(f, a, b) in &FIXED {
+            self.emit(f, t + usize::from(a), t + usize::from(b), end, 0);
         }
         if t + 20 >= end {
             return;

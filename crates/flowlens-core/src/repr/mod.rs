@@ -274,14 +274,14 @@ impl Representation {
         );
         let b = self.bytes_per_packet;
         let key = flow_noise_key(self.plan.seed, flow.first_packet_index);
-        for (i, row) in out.chunks_exact_mut(b).enumerate() {
-            let Some(p) = flow.head.get(i) else {
-                row.fill(0);
-                continue;
-            };
+        let present = flow.head.len().min(self.packets);
+        let (rows, missing) = out.split_at_mut(present * b);
+        missing.fill(0);
+        for (i, (row, p)) in rows.chunks_exact_mut(b).zip(&flow.head).enumerate() {
+            // Copy what was captured; the dissector's padding span zeroes
+            // the rest of the row (and any bytes after the IP packet).
             let n = p.bytes.len().min(b);
             row[..n].copy_from_slice(&p.bytes[..n]);
-            row[n..].fill(0);
             let mut sink = MaskSink {
                 row,
                 plan: &self.plan,

@@ -386,6 +386,10 @@ fn check_invariants(r: &Representation, flow: &Flow) {
     let enc = r.encode(flow);
     let ids = r.field_ids(flow);
     assert_eq!(enc.len(), r.input_len());
+    // encode_into overwrites every byte of a dirty buffer.
+    let mut dirty = vec![0xab; r.input_len()];
+    r.encode_into(flow, &mut dirty);
+    assert_eq!(dirty, enc, "encode_into left bytes of a previous flow");
     assert_eq!(ids.len(), r.input_len());
     let map = r.field_map(flow);
     assert_eq!(map.len(), flow.head.len().min(r.packets()));
