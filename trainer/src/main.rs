@@ -10,6 +10,11 @@ mod baselines;
 mod dataset;
 mod dataset_cmd;
 mod flows_cmd;
+mod metrics;
+mod progress;
+mod run;
+mod train;
+mod train_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +33,8 @@ enum Command {
     Flows(flows_cmd::FlowsArgs),
     /// Build a labelled dataset (sampled, split by flow or capture, cached).
     Dataset(dataset_cmd::DatasetArgs),
+    /// Train models on one dataset; write OUT/manifest.json and weights.
+    Train(train_cmd::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Flows(args) => flows_cmd::run(&args),
         Command::Dataset(args) => dataset_cmd::run(&args),
+        Command::Train(args) => train_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
