@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 // Not wired to a subcommand yet (issue #3): fitting is reached from tests only.
 #[allow(dead_code)]
 mod baselines;
+mod classify_cmd;
 mod dataset;
 mod dataset_cmd;
 mod flows_cmd;
@@ -35,6 +36,8 @@ enum Command {
     Dataset(dataset_cmd::DatasetArgs),
     /// Train models on one dataset; write OUT/manifest.json and weights.
     Train(train_cmd::TrainArgs),
+    /// Classify the flows of captures with a model of a manifest.
+    Classify(classify_cmd::ClassifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Flows(args) => flows_cmd::run(&args),
         Command::Dataset(args) => dataset_cmd::run(&args),
         Command::Train(args) => train_cmd::run(&args),
+        Command::Classify(args) => classify_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
