@@ -3,9 +3,9 @@
 use web_sys::File;
 use yew::prelude::*;
 
-use crate::bridge::WorkerBridge;
+use crate::bridge::{describe, WorkerBridge};
 use crate::components::{DropZone, ErrorBanner, FlowTable, ProgressPanel, SummaryPanel};
-use crate::protocol::{ToWorker, SLICE_BYTES};
+use crate::protocol::{self, ToWorker};
 use crate::state::{Action, AppContext, AppState};
 
 #[function_component(App)]
@@ -29,7 +29,8 @@ pub fn app() -> Html {
             match WorkerBridge::spawn(on_message, on_failure) {
                 Ok(b) => *bridge.borrow_mut() = Some(b),
                 Err(e) => dispatcher.dispatch(Action::WorkerFailed(format!(
-                    "The background reader could not be started: {e:?}"
+                    "The background reader could not be started: {}",
+                    describe(&e)
                 ))),
             }
             move || drop(bridge.borrow_mut().take())
@@ -51,12 +52,15 @@ pub fn app() -> Html {
                 file_name: file.name(),
                 bytes_total: file.size().max(0.0) as u64,
             });
+            let search = web_sys::window()
+                .and_then(|w| w.location().search().ok())
+                .unwrap_or_default();
             let command = ToWorker::Parse {
                 job,
-                slice_bytes: SLICE_BYTES,
+                slice_bytes: protocol::slice_bytes_from_query(&search),
             };
             let sent = match bridge.borrow().as_ref() {
-                Some(b) => b.send(&command, Some(&file)).map_err(|e| format!("{e:?}")),
+                Some(b) => b.send(&command, Some(&file)).map_err(|e| describe(&e)),
                 None => Err("it is not running".to_string()),
             };
             if let Err(e) = sent {
@@ -76,7 +80,10 @@ pub fn app() -> Html {
             dispatcher.dispatch(Action::CancelRequested);
             if let Some(b) = bridge.borrow().as_ref() {
                 if let Err(e) = b.send(&ToWorker::Cancel { job }, None) {
-                    dispatcher.dispatch(Action::WorkerFailed(format!("Cancelling failed: {e:?}")));
+                    dispatcher.dispatch(Action::WorkerFailed(format!(
+                        "Cancelling failed: {}",
+                        describe(&e)
+                    )));
                 }
             }
         })

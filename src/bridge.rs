@@ -19,6 +19,8 @@ const WORKER_URL: &str = "./worker.js";
 pub struct WorkerBridge {
     worker: Worker,
     ready: Rc<Cell<bool>>,
+    /// The worker failed to load or crashed: commands would never be answered.
+    broken: Rc<Cell<bool>>,
     queue: Rc<RefCell<Vec<JsValue>>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
@@ -35,6 +37,7 @@ impl WorkerBridge {
         options.set_type(WorkerType::Module);
         let worker = Worker::new_with_options(WORKER_URL, &options)?;
         let ready = Rc::new(Cell::new(false));
+        let broken = Rc::new(Cell::new(false));
         let queue: Rc<RefCell<Vec<JsValue>>> = Rc::default();
 
         let (ready_in, queue_in, worker_in) = (ready.clone(), queue.clone(), worker.clone());
@@ -46,7 +49,7 @@ impl WorkerBridge {
                         ready_in.set(true);
                         for msg in queue_in.borrow_mut().drain(..) {
                             if let Err(e) = worker_in.post_message(&msg) {
-                                fail.emit(format!("cannot talk to the worker: {e:?}"));
+                                fail.emit(format!("cannot talk to the worker: {}", describe(&e)));
                             }
                         }
                     }
@@ -56,8 +59,10 @@ impl WorkerBridge {
             );
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
 
+        let broken_in = broken.clone();
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |ev: ErrorEvent| {
             ev.prevent_default();
+            broken_in.set(true);
             let detail = ev.message();
             let detail = if detail.is_empty() {
                 "it failed to load or crashed".to_string()
@@ -71,6 +76,7 @@ impl WorkerBridge {
         Ok(Self {
             worker,
             ready,
+            broken,
             queue,
             _on_message: on_message,
             _on_error: on_error,
@@ -79,6 +85,11 @@ impl WorkerBridge {
 
     /// Post `command` (with `file` for [`ToWorker::Parse`]).
     pub fn send(&self, command: &ToWorker, file: Option<&File>) -> Result<(), JsValue> {
+        if self.broken.get() {
+            return Err(JsValue::from_str(
+                "the background reader is not running (reload the page)",
+            ));
+        }
         let msg = protocol::envelope(command, file)?;
         if self.ready.get() {
             self.worker.post_message(&msg)
@@ -95,4 +106,14 @@ impl Drop for WorkerBridge {
         self.worker.set_onerror(None);
         self.worker.terminate();
     }
+}
+
+/// A JS error value as words.
+pub fn describe(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            e.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| format!("{e:?}"))
 }

@@ -16,6 +16,28 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// Bytes the worker reads from the file at a time.
 pub const SLICE_BYTES: u32 = 4 << 20;
+/// Smallest and largest slice the worker accepts.
+pub const SLICE_BYTES_RANGE: std::ops::RangeInclusive<u32> = (4 << 10)..=(64 << 20);
+
+/// The slice size for a page URL's query string: `?slice_bytes=N` (clamped
+/// to [`SLICE_BYTES_RANGE`]) or [`SLICE_BYTES`]. Small slices make the
+/// progress and cancel paths, and records cut by slice boundaries, easy to
+/// exercise with small files (the browser tests use it).
+pub fn slice_bytes_from_query(search: &str) -> u32 {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "slice_bytes")
+        .and_then(|(_, value)| value.parse::<u32>().ok())
+        .map(clamp_slice_bytes)
+        .unwrap_or(SLICE_BYTES)
+}
+
+/// `n` moved into [`SLICE_BYTES_RANGE`].
+pub fn clamp_slice_bytes(n: u32) -> u32 {
+    n.clamp(*SLICE_BYTES_RANGE.start(), *SLICE_BYTES_RANGE.end())
+}
 
 /// A command from the page to the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +170,16 @@ mod tests {
         assert_eq!(first.proto, "udp");
         assert!(first.src.parse::<std::net::IpAddr>().is_ok());
         assert!(first.dport == 53 || first.sport == 53);
+    }
+
+    #[test]
+    fn slice_size_from_the_url() {
+        assert_eq!(slice_bytes_from_query(""), SLICE_BYTES);
+        assert_eq!(slice_bytes_from_query("?slice_bytes=16384"), 16384);
+        assert_eq!(slice_bytes_from_query("?a=1&slice_bytes=8192&b"), 8192);
+        assert_eq!(slice_bytes_from_query("?slice_bytes=1"), 4096);
+        assert_eq!(slice_bytes_from_query("?slice_bytes=999999999"), 64 << 20);
+        assert_eq!(slice_bytes_from_query("?slice_bytes=lots"), SLICE_BYTES);
     }
 
     #[test]

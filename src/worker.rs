@@ -65,7 +65,7 @@ async fn parse(
     stop_up_to: &Cell<u32>,
 ) -> FromWorker {
     let bytes_total = file.size().max(0.0) as u64;
-    let slice_bytes = u64::from(slice_bytes.max(64 * 1024));
+    let slice_bytes = u64::from(protocol::clamp_slice_bytes(slice_bytes));
     let mut analyzer = Analyzer::new(FlowConfig::default());
     let mut buf: Vec<u8> = Vec::new();
     let mut offset = 0u64;
