@@ -127,8 +127,14 @@ impl Flags {
 }
 
 /// The workspace root (parent of this crate's manifest directory).
+///
+/// `cargo run` sets CARGO_MANIFEST_DIR at run time; it wins over the path
+/// baked in at build time, so a binary shared between two checkouts (one
+/// CARGO_TARGET_DIR) still works on the checkout that runs it.
 fn workspace_root() -> Result<PathBuf> {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     let root = manifest_dir
         .parent()
         .context("xtask is not inside a workspace")?
