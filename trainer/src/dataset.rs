@@ -223,6 +223,10 @@ pub struct Dataset {
     pub side: Vec<Side>,
     /// `[N]` index into `files`.
     pub capture: Vec<u32>,
+    /// `[N, P, B]` the header field of every byte of `x`, as an index into
+    /// [`Field::ALL`] (`Representation::field_ids` of the flow, before the
+    /// view): what attention or attribution on a byte is attributed to.
+    pub fields: Vec<u8>,
     pub files: Vec<String>,
     /// Classes left out for having fewer than `min_per_class` flows.
     pub left_out: Vec<(String, usize)>,
@@ -237,6 +241,7 @@ struct Item {
     label: String,
     capture: u32,
     x: Vec<u8>,
+    fields: Vec<u8>,
     features: Vec<f32>,
 }
 
@@ -256,6 +261,56 @@ impl Dataset {
     /// Indices of the rows on one side, in dataset order.
     pub fn indices(&self, side: Side) -> Vec<usize> {
         (0..self.n()).filter(|&i| self.side[i] == side).collect()
+    }
+
+    /// The field of byte `b` of packet `p` of row `i`.
+    pub fn field(&self, i: usize, p: usize, b: usize) -> flowlens_core::repr::Field {
+        let [_, bb] = self.spec.repr.shape();
+        let id = self.fields[i * self.row_len() + p * bb + b] as usize;
+        flowlens_core::repr::Field::ALL.get(id).copied().unwrap_or(flowlens_core::repr::Field::Padding)
+    }
+
+    /// The same dataset with only rows `keep` (in that order).
+    pub fn subset(&self, keep: &[usize]) -> Dataset {
+        let row = self.row_len();
+        let f = self.n_features();
+        let mut ds = Dataset {
+            x: Vec::with_capacity(keep.len() * row),
+            fields: Vec::with_capacity(keep.len() * row),
+            features: Vec::with_capacity(keep.len() * f),
+            y: Vec::with_capacity(keep.len()),
+            side: Vec::with_capacity(keep.len()),
+            capture: Vec::with_capacity(keep.len()),
+            ..self.clone_meta()
+        };
+        for &i in keep {
+            ds.x.extend_from_slice(&self.x[i * row..(i + 1) * row]);
+            ds.fields.extend_from_slice(&self.fields[i * row..(i + 1) * row]);
+            ds.features.extend_from_slice(&self.features[i * f..(i + 1) * f]);
+            ds.y.push(self.y[i]);
+            ds.side.push(self.side[i]);
+            ds.capture.push(self.capture[i]);
+        }
+        ds
+    }
+
+    /// Everything but the per-row arrays.
+    fn clone_meta(&self) -> Dataset {
+        Dataset {
+            spec: self.spec.clone(),
+            classes: self.classes.clone(),
+            x: Vec::new(),
+            features: Vec::new(),
+            feature_names: self.feature_names.clone(),
+            y: Vec::new(),
+            side: Vec::new(),
+            capture: Vec::new(),
+            fields: Vec::new(),
+            files: self.files.clone(),
+            left_out: self.left_out.clone(),
+            unlabelled: self.unlabelled,
+            data_hash: self.data_hash.clone(),
+        }
     }
 
     pub fn counts(&self) -> (usize, usize, usize) {
@@ -300,6 +355,7 @@ impl Dataset {
                     label,
                     capture: fi as u32,
                     x: spec.repr.encode(flow),
+                    fields: spec.repr.field_ids(flow).into_iter().map(|f| f as u8).collect(),
                     features: spec.repr.key_features(flow),
                 });
             }
@@ -410,6 +466,7 @@ impl Dataset {
             y: Vec::with_capacity(chosen.len()),
             side: Vec::with_capacity(chosen.len()),
             capture: Vec::with_capacity(chosen.len()),
+            fields: Vec::with_capacity(chosen.len() * row),
             files,
             left_out,
             unlabelled,
@@ -423,13 +480,14 @@ impl Dataset {
             ds.y.push(class);
             ds.side.push(side);
             ds.capture.push(it.capture);
+            ds.fields.extend_from_slice(&it.fields);
         }
         Ok(ds)
     }
 }
 
 /// Version of the cached dataset file layout.
-pub const DATASET_FORMAT: u32 = 1;
+pub const DATASET_FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct CacheMeta {
@@ -478,7 +536,8 @@ impl Dataset {
 
     /// Write as safetensors: `x` u8 `[N, P, B]`, `features` f32 `[N, F]`,
     /// `y` u32 `[N]`, `side` u8 `[N]` (0 train, 1 val, 2 test), `capture`
-    /// u32 `[N]`; everything else as JSON in the metadata key `flowlens`.
+    /// u32 `[N]`, `fields` u8 `[N, P, B]` (indices into `Field::ALL`);
+    /// everything else as JSON in the metadata key `flowlens`.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         use safetensors::tensor::{Dtype, TensorView};
         let n = self.n();
@@ -493,6 +552,7 @@ impl Dataset {
             ("y", TensorView::new(Dtype::U32, vec![n], &y)?),
             ("side", TensorView::new(Dtype::U8, vec![n], &side)?),
             ("capture", TensorView::new(Dtype::U32, vec![n], &cap)?),
+            ("fields", TensorView::new(Dtype::U8, vec![n, p, b], &self.fields)?),
         ];
         let meta = CacheMeta {
             format: DATASET_FORMAT,
@@ -541,6 +601,7 @@ impl Dataset {
             y: u32s(raw("y")?),
             side,
             capture: u32s(raw("capture")?),
+            fields: raw("fields")?,
             spec: meta.spec,
             classes: meta.classes,
             feature_names: meta.feature_names,
@@ -550,7 +611,9 @@ impl Dataset {
             data_hash: meta.data_hash,
         };
         let n = ds.y.len();
-        if ds.x.len() != n * ds.row_len() || ds.features.len() != n * ds.n_features() || ds.side.len() != n {
+        if ds.x.len() != n * ds.row_len() || ds.features.len() != n * ds.n_features() || ds.side.len() != n
+            || ds.fields.len() != ds.x.len()
+        {
             bail!("{}: arrays of different lengths", path.display());
         }
         Ok(ds)
