@@ -123,6 +123,11 @@ pub fn decode(link_type: u32, frame: &[u8], orig_len: u32) -> Result<Decoded<'_>
     let (sliced, link_len) = match link_type {
         ETHERNET => {
             let p = LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::TruncatedLink)?;
+            if p.net.is_none() {
+                if let Some(at) = pppoe_ip_offset(frame) {
+                    return finish(from_ip(&frame[at..])?, frame, at, orig_len);
+                }
+            }
             let link_len = ip_offset_in(frame, &p);
             (p, link_len)
         }
@@ -170,6 +175,24 @@ pub fn decode(link_type: u32, frame: &[u8], orig_len: u32) -> Result<Decoded<'_>
 
 fn from_ip(bytes: &[u8]) -> Result<LaxSlicedPacket<'_>, SkipReason> {
     LaxSlicedPacket::from_ip(bytes).map_err(|_| SkipReason::MalformedIp)
+}
+
+/// Where the IP header starts in an Ethernet frame carrying IPv4 or IPv6 in
+/// a PPPoE session (EtherType 0x8864, after any VLAN tags), which etherparse
+/// does not decode: 6-byte PPPoE header, then the 2-byte PPP protocol.
+fn pppoe_ip_offset(frame: &[u8]) -> Option<usize> {
+    let mut at = 12;
+    loop {
+        match u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]) {
+            0x8100 | 0x88A8 | 0x9100 => at += 4,
+            0x8864 => break,
+            _ => return None,
+        }
+    }
+    match u16::from_be_bytes([*frame.get(at + 8)?, *frame.get(at + 9)?]) {
+        0x0021 | 0x0057 => Some(at + 10),
+        _ => None,
+    }
 }
 
 /// Where the IP header starts in an Ethernet frame (after VLAN tags).
