@@ -46,6 +46,7 @@ const EXPECT: &[Expect] = &[
     e("KakaoTalk_talk.pcap", "pcapng", &[113], 2, 1, &[]),
     e("bjnp.pcap", "pcap", &[101], 10, 10, &[]),
     e("bt_search.pcap", "pcap", &[1], 2, 2, &[]),
+    e("discord_mid_flow.pcap", "pcap", &[1], 40, 1, &[]),
     e("dlms.pcap", "pcap", &[1], 27, 2, &[]),
     e(
         "dlt_ppp.pcap",

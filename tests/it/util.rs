@@ -29,6 +29,7 @@ pub const FIXTURES: &[Fixture] = fixtures![
     "KakaoTalk_talk.pcap",
     "bjnp.pcap",
     "bt_search.pcap",
+    "discord_mid_flow.pcap",
     "dlms.pcap",
     "dlt_ppp.pcap",
     "dns2tcp_tunnel.pcap",
