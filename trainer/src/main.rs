@@ -13,9 +13,15 @@ mod dataset_cmd;
 mod flows_cmd;
 mod metrics;
 mod progress;
+mod publish_cmd;
+mod report;
+mod reproduce_cmd;
 mod run;
 mod train;
 mod train_cmd;
+
+#[cfg(test)]
+mod pipeline_tests;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +44,10 @@ enum Command {
     Train(train_cmd::TrainArgs),
     /// Classify the flows of captures with a model of a manifest.
     Classify(classify_cmd::ClassifyArgs),
+    /// The paper's Tables 2-4 on each dataset: OUT/report.{json,md} + SVGs.
+    Reproduce(reproduce_cmd::ReproduceArgs),
+    /// Merge runs (or train with --data) into www/models/manifest.json + weights.
+    Publish(publish_cmd::PublishArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +57,8 @@ fn main() -> ExitCode {
         Command::Dataset(args) => dataset_cmd::run(&args),
         Command::Train(args) => train_cmd::run(&args),
         Command::Classify(args) => classify_cmd::run(&args),
+        Command::Reproduce(args) => reproduce_cmd::run(&args),
+        Command::Publish(args) => publish_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
