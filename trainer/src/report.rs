@@ -820,6 +820,29 @@ const DIFFERENCES: &str = "## Where and why our numbers differ from the paper's
 
 fn attention_md(s: &mut String, d: &DatasetReport, a: &AttentionReport) {
     let _ = writeln!(s, "### Table 2: HAN attention (`all` view)\n");
+    if let Some(h) = d
+        .results
+        .iter()
+        .find(|r| r.view == "all" && r.model == "han")
+    {
+        let _ = writeln!(
+            s,
+            "This HAN reached {} test accuracy after {} epoch(s){}. {}\n",
+            pct(h.accuracy),
+            h.curve.len(),
+            if h.hit_time_budget {
+                " (stopped by the time budget)"
+            } else {
+                ""
+            },
+            if h.accuracy < 0.8 {
+                "**Its attention is that of an under-trained model**: read the tables below as a demonstration \
+                 of the analysis, not as the paper's finding."
+            } else {
+                ""
+            }
+        );
+    }
     let _ = writeln!(
         s,
         "Combined weight of byte (p, b) = packet attention[p] × byte attention[p, b] (sums to 1 per flow). \
