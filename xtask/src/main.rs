@@ -11,6 +11,8 @@
 //! exactly the version of the `wasm-bindgen` crate in Cargo.lock), so no
 //! `wasm-bindgen` binary has to be installed or kept in step.
 
+mod bench;
+mod fuzz;
 mod serve;
 mod test;
 mod web;
@@ -27,6 +29,8 @@ commands:
   build-web [--dev]            build the page into www/pkg (release-like `wasm` profile; --dev: debug)
   serve [--port N] [--dev]     build, then serve www/ on http://127.0.0.1:N (default 8080)
   test [--no-browser]          native tests, wasm32 checks, web bundle, browser end-to-end tests
+  bench [--no-browser]         throughput and memory figures (native, then headless Chromium)
+  fuzz [--seconds N]           run the capture+flows fuzz target (cargo-fuzz) for N seconds (default 60)
 ";
 
 fn main() -> ExitCode {
@@ -68,6 +72,20 @@ fn run() -> Result<ExitCode> {
         "test" => {
             let opts = Flags::parse(&rest, &["--no-browser"], &[])?;
             test::run(&root, !opts.has("--no-browser"))
+        }
+        "bench" => {
+            let opts = Flags::parse(&rest, &["--no-browser"], &[])?;
+            bench::run(&root, !opts.has("--no-browser"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "fuzz" => {
+            let opts = Flags::parse(&rest, &[], &["--seconds"])?;
+            let seconds = match opts.value("--seconds") {
+                Some(s) => s.parse().with_context(|| format!("--seconds {s}: not a number"))?,
+                None => 60,
+            };
+            fuzz::run(seconds)?;
+            Ok(ExitCode::SUCCESS)
         }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -1,4 +1,5 @@
-//! Native throughput of capture -> flows -> representation, from memory.
+//! Native throughput of capture -> flows -> representation, from memory
+//! ([`flowlens_core::bench::pipeline`], the same work the browser bench runs).
 //!
 //! `cargo run --release -p flowlens-core --example bench_pipeline -- FILE...`
 //! (`cargo xtask bench` runs it on a real capture). Prints figures; asserts
@@ -6,7 +7,6 @@
 
 use std::time::Instant;
 
-use flowlens_core::{Analyzer, FlowConfig};
 
 fn main() {
     let files: Vec<String> = std::env::args().skip(1).collect();
@@ -19,7 +19,6 @@ fn main() {
         .map(|f| std::fs::read(f).unwrap_or_else(|e| panic!("cannot read {f}: {e}")))
         .collect();
     let total: usize = captures.iter().map(Vec::len).sum();
-    let cfg = FlowConfig::default();
     // Warm up, then take the best of several rounds.
     let mut best = f64::INFINITY;
     let mut flows = 0;
@@ -30,21 +29,15 @@ fn main() {
         flows = 0;
         packets = 0;
         for c in &captures {
-            let mut a = Analyzer::new(cfg);
-            for chunk in c.chunks(4 << 20) {
-                if a.feed(chunk).is_err() {
-                    break;
-                }
-            }
-            let analysis = a.finish();
-            flows += analysis.flows.len();
-            packets += analysis.summary.packets;
-            std::hint::black_box(&analysis);
+            let (f, p, encoded) = flowlens_core::bench::pipeline(c, 4 << 20);
+            flows += f;
+            packets += p;
+            std::hint::black_box(encoded);
         }
         best = best.min(t.elapsed().as_secs_f64());
     }
     println!(
-        "native capture->flows: {:.1} MiB in {:.2} ms = {:.0} MB/s ({:.2} Mpackets/s, {} flows, best of {rounds})",
+        "native capture->flows->representation: {:.1} MiB in {:.2} ms = {:.0} MB/s ({:.2} Mpackets/s, {} flows, best of {rounds})",
         total as f64 / (1 << 20) as f64,
         best * 1e3,
         total as f64 / best / 1e6,

@@ -14,7 +14,9 @@
 //! [`Analyzer`] glues the first three together for the common case.
 
 pub mod baselines;
+pub mod bench;
 pub mod capture;
+pub mod classifier;
 pub mod flows;
 pub mod manifest;
 pub mod models;
