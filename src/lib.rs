@@ -43,3 +43,13 @@ pub fn start_worker() -> Result<(), JsValue> {
     console_error_panic_hook::set_once();
     worker::run()
 }
+
+/// Benchmark hook for `cargo xtask bench`: capture -> flows ->
+/// representation (default spec) over a capture held in memory, fed in
+/// `chunk`-byte pieces, as the worker does. Returns `[flows, packets,
+/// representation bytes]`; the caller times it.
+#[wasm_bindgen]
+pub fn bench_pipeline(bytes: &[u8], chunk: usize) -> Vec<f64> {
+    let (flows, packets, encoded) = flowlens_core::bench::pipeline(bytes, chunk);
+    vec![flows as f64, packets as f64, encoded as f64]
+}

@@ -75,6 +75,10 @@ pub enum FromWorker {
         /// Why reading stopped early, readable by a person.
         error: Option<String>,
         cancelled: bool,
+        /// Size of the worker's wasm memory when it finished: its peak, as
+        /// wasm memory never shrinks.
+        #[serde(default)]
+        worker_memory_bytes: u64,
     },
 }
 

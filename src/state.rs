@@ -140,6 +140,8 @@ pub struct AppState {
     /// Reading was stopped by the user.
     pub cancelled: bool,
     pub sort: Sort,
+    /// The worker's wasm memory after the last job (its peak).
+    pub worker_memory_bytes: Option<u64>,
 }
 
 pub enum Action {
@@ -207,7 +209,9 @@ impl Reducible for AppState {
                 summary,
                 error,
                 cancelled,
+                worker_memory_bytes,
             }) => {
+                next.worker_memory_bytes = Some(worker_memory_bytes);
                 if job != self.job || self.phase != Phase::Parsing {
                     return self;
                 }

@@ -121,7 +121,17 @@ async fn parse(
         summary: analysis.summary,
         error,
         cancelled,
+        worker_memory_bytes: wasm_memory_bytes(),
     }
+}
+
+/// Current size of this module's linear memory.
+fn wasm_memory_bytes() -> u64 {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| m.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64)
+        .unwrap_or(0)
 }
 
 fn progress(job: u32, analyzer: &Analyzer, bytes_total: u64) -> FromWorker {
@@ -142,6 +152,7 @@ fn done_with_error(job: u32, error: String) -> FromWorker {
         summary: Default::default(),
         error: Some(error),
         cancelled: false,
+        worker_memory_bytes: wasm_memory_bytes(),
     }
 }
 

@@ -26,6 +26,12 @@ pub fn summary_panel() -> Html {
                 </div>
                 <div><dt>{ "Skipped packets" }</dt><dd>{ format::count(skipped_total) }</dd></div>
                 <div><dt>{ "Read" }</dt><dd>{ format::bytes(p.bytes_done) }</dd></div>
+                if let Some(mem) = state.worker_memory_bytes {
+                    <div>
+                        <dt>{ "Worker memory" }</dt>
+                        <dd data-testid="worker-memory" data-bytes={ mem.to_string() }>{ format::bytes(mem) }</dd>
+                    </div>
+                }
             </dl>
             if state.cancelled {
                 <p class="note">
@@ -37,7 +43,7 @@ pub fn summary_panel() -> Html {
                 </p>
             }
             { breakdown("Skipped, by reason", &summary.skipped) }
-            { breakdown("Tunnelled packets (flows use the inner headers)", &summary.tunnelled) }
+            { breakdown("Tunnelled packets (flows use the outer headers; tunnels are counted, not opened)", &summary.tunnelled) }
         </section>
     }
 }
