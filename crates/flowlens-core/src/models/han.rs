@@ -32,11 +32,12 @@ const MASKED_SCORE: f64 = -1e9;
 /// HAN hyperparameters.
 ///
 /// Defaults: the byte level is shrunk from Yang et al.'s 50 hidden units per
-/// direction and attention 100 to 20 and 40: it runs P * B = 1024 GRU steps
-/// per flow and sets the browser's speed (measured in wasm, one thread:
-/// 50/100 about 280 flows/s, 20/40 about 950). The packet level keeps Yang's
-/// 50/100 (P = 8 steps, cheap). The byte embedding (32) costs nothing at run
-/// time: it is folded into the byte GRU's input table.
+/// direction and attention 100 to 16 and 32: it runs P * B = 1024 GRU steps
+/// per flow and sets the browser's speed (wasm, simd128, one thread, batch
+/// 64: 50/100 about 220-280 flows/s, 25/50 about 630, 20/40 about 800-950,
+/// 16/32 about 1,000-1,100). The packet level keeps Yang's 50/100 (P = 8
+/// steps, cheap). The byte embedding (32) costs nothing at run time: it is
+/// folded into the byte GRU's input table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HanConfig {
@@ -81,11 +82,11 @@ impl HanConfig {
     }
 
     fn default_byte_hidden() -> usize {
-        20
+        16
     }
 
     fn default_byte_attention() -> usize {
-        40
+        32
     }
 
     fn default_packet_hidden() -> usize {

@@ -9,6 +9,8 @@
 //!   a few ulp), branch-free so the compiler vectorises it (also with wasm
 //!   `simd128`); `sigmoid(x) = 0.5 + 0.5 tanh(x / 2)` uses it too.
 //! - [`gru_gates`]: the elementwise half of a GRU step in one pass.
+//! - [`max_pool2d`]: candle's CPU max-pool indexes every element through its
+//!   strides; this one walks whole rows (the CNN's second-largest cost).
 //!
 //! Both have backward passes (through ordinary tensor ops), so the trainer
 //! trains through exactly the functions the browser runs. CPU only: on other
@@ -319,4 +321,106 @@ pub fn gru_gates(x: &Tensor, g: &Tensor, h: &Tensor) -> candle_core::Result<Tens
     }
     x.contiguous()?
         .apply_op3(&g.contiguous()?, &h.contiguous()?, GruGates)
+}
+
+/// Max-pooling with window = stride = `(ph, pw)`, floor semantics.
+struct MaxPool {
+    ph: usize,
+    pw: usize,
+}
+
+impl CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "flowlens-max-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let data = match storage {
+            CpuStorage::F32(data) => data.as_slice(),
+            other => {
+                return Err(candle_core::Error::UnsupportedDTypeForOp(
+                    other.dtype(),
+                    self.name(),
+                ))
+            }
+        };
+        let (batch, c, h, w) = layout.shape().dims4()?;
+        let stride = layout.stride();
+        let (ph, pw) = (self.ph, self.pw);
+        if stride[3] != 1 || ph == 0 || pw == 0 || h < ph || w < pw {
+            return Err(candle_core::Error::Msg(format!(
+                "{}: cannot pool {:?} (strides {stride:?}) by {ph} x {pw}",
+                self.name(),
+                layout.dims()
+            )));
+        }
+        let (h_out, w_out) = (h / ph, w / pw);
+        let mut out = Vec::with_capacity(batch * c * h_out * w_out);
+        for b in 0..batch {
+            for ch in 0..c {
+                let plane = layout.start_offset() + b * stride[0] + ch * stride[1];
+                for i in 0..h_out {
+                    let start = out.len();
+                    let row = |m: usize| {
+                        let at = plane + (i * ph + m) * stride[2];
+                        &data[at..at + w_out * pw]
+                    };
+                    out.extend(
+                        row(0)
+                            .chunks_exact(pw)
+                            .map(|win| win.iter().copied().fold(f32::NEG_INFINITY, f32::max)),
+                    );
+                    for m in 1..ph {
+                        for (o, win) in out[start..].iter_mut().zip(row(m).chunks_exact(pw)) {
+                            *o = win.iter().copied().fold(*o, f32::max);
+                        }
+                    }
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((batch, c, h_out, w_out))))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        // The gradient of each window goes to its maximum, split evenly on ties.
+        let (_, _, h, w) = arg.dims4()?;
+        let (_, _, h_out, w_out) = res.dims4()?;
+        let (h_used, w_used) = (h_out * self.ph, w_out * self.pw);
+        let arg = arg.narrow(2, 0, h_used)?.narrow(3, 0, w_used)?;
+        let is_max = arg
+            .eq(&res.upsample_nearest2d(h_used, w_used)?)?
+            .to_dtype(DType::F32)?; // [batch, c, h_used, w_used]
+        let ties = (is_max.avg_pool2d((self.ph, self.pw))? * (self.ph * self.pw) as f64)?; // [batch, c, h_out, w_out], >= 1
+        let grad = (grad_res / ties)?
+            .upsample_nearest2d(h_used, w_used)?
+            .mul(&is_max)?;
+        Ok(Some(
+            grad.pad_with_zeros(2, 0, h - h_used)?
+                .pad_with_zeros(3, 0, w - w_used)?,
+        ))
+    }
+}
+
+/// Max-pooling over the last two dims with window = stride = `(ph, pw)`,
+/// like `Tensor::max_pool2d`, for f32 on the CPU.
+///
+/// # Shapes
+/// - `x`: `[batch, c, h, w]` (the last dim must have stride 1)
+/// - returns `[batch, c, h / ph, w / pw]`
+pub fn max_pool2d(x: &Tensor, (ph, pw): (usize, usize)) -> candle_core::Result<Tensor> {
+    let x = if x.stride().last() == Some(&1) {
+        x.clone()
+    } else {
+        x.contiguous()?
+    };
+    x.apply_op1(MaxPool { ph, pw })
 }

@@ -227,6 +227,75 @@ fn cnn_convolution_matches_candle_conv2d() {
     }
 }
 
+/// Max-pooling through reshapes and max reductions: a second, slow
+/// definition with candle's own backward passes. (candle's max_pool2d
+/// backward scales gradients by 1 / (ph * pw), so it is no reference.)
+fn max_pool_reference(x: &Tensor, (ph, pw): (usize, usize)) -> Tensor {
+    let (b, c, h, w) = x.dims4().unwrap();
+    let (ho, wo) = (h / ph, w / pw);
+    x.narrow(2, 0, ho * ph)
+        .unwrap()
+        .narrow(3, 0, wo * pw)
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .reshape((b, c, ho, ph, wo, pw))
+        .unwrap()
+        .max(5)
+        .unwrap()
+        .max(3)
+        .unwrap()
+}
+
+#[test]
+fn max_pool_matches_a_reference_forward_and_backward() {
+    let dev = &Device::Cpu;
+    for ((h, w), pool) in [
+        ((8, 16), (2, 2)),
+        ((5, 7), (2, 2)),
+        ((3, 9), (1, 2)),
+        ((4, 4), (2, 1)),
+    ] {
+        let x = candle_core::Var::randn(0f32, 1.0, (2, 3, h, w), dev).unwrap();
+        // A view with strided rows too, as the CNN's convolution returns.
+        for strided in [false, true] {
+            let input = if strided {
+                x.as_tensor()
+                    .pad_with_zeros(3, 0, 2)
+                    .unwrap()
+                    .narrow(3, 0, w)
+                    .unwrap()
+            } else {
+                x.as_tensor().clone()
+            };
+            let ours = ops::max_pool2d(&input, pool).unwrap();
+            assert_eq!(max_abs_diff(&ours, &input.max_pool2d(pool).unwrap()), 0.0);
+            let reference = max_pool_reference(&input, pool);
+            assert_eq!(ours.dims(), reference.dims());
+            assert_eq!(max_abs_diff(&ours, &reference), 0.0);
+
+            let weights = Tensor::randn(0f32, 1.0, ours.dims(), dev).unwrap();
+            let g_ours = (ours * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g_ref = (reference * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let (a, b) = (
+                g_ours.get(x.as_tensor()).unwrap(),
+                g_ref.get(x.as_tensor()).unwrap(),
+            );
+            assert!(max_abs_diff(a, b) < 1e-6, "{h}x{w} by {pool:?}");
+        }
+    }
+}
+
 #[test]
 fn fast_tanh_and_sigmoid_match_libm() {
     let mut worst = (0f32, 0f32);
