@@ -211,10 +211,10 @@ impl Reducible for AppState {
                 cancelled,
                 worker_memory_bytes,
             }) => {
-                next.worker_memory_bytes = Some(worker_memory_bytes);
                 if job != self.job || self.phase != Phase::Parsing {
                     return self;
                 }
+                next.worker_memory_bytes = Some(worker_memory_bytes);
                 next.progress = Progress {
                     bytes_done,
                     bytes_total,
