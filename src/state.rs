@@ -330,6 +330,7 @@ mod tests {
             summary: Summary::default(),
             error: error.map(str::to_string),
             cancelled: false,
+            worker_memory_bytes: 1 << 20,
         })
     }
 
