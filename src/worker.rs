@@ -130,7 +130,11 @@ fn wasm_memory_bytes() -> u64 {
     use wasm_bindgen::JsCast;
     wasm_bindgen::memory()
         .dyn_into::<js_sys::WebAssembly::Memory>()
-        .map(|m| m.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64)
+        .map(|m| {
+            m.buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length() as u64
+        })
         .unwrap_or(0)
 }
 

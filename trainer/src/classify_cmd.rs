@@ -47,12 +47,17 @@ struct Line<'a> {
 }
 
 pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
-    let text = fs::read_to_string(&args.models).with_context(|| format!("cannot read {}", args.models.display()))?;
-    let manifest = Manifest::from_json(&text).with_context(|| format!("{}", args.models.display()))?;
+    let text = fs::read_to_string(&args.models)
+        .with_context(|| format!("cannot read {}", args.models.display()))?;
+    let manifest =
+        Manifest::from_json(&text).with_context(|| format!("{}", args.models.display()))?;
     if args.model == "list" {
         for p in &manifest.packs {
             for m in &p.models {
-                println!("{}\t{}\taccuracy {:.4}\tmacro-F1 {:.4}", m.id, p.title, m.metrics.accuracy, m.metrics.macro_f1);
+                println!(
+                    "{}\t{}\taccuracy {:.4}\tmacro-F1 {:.4}",
+                    m.id, p.title, m.metrics.accuracy, m.metrics.macro_f1
+                );
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -60,9 +65,11 @@ pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
     let (_, entry) = manifest.model(&args.model)?;
     let dir = args.models.parent().unwrap_or(std::path::Path::new("."));
     let weight_path = dir.join(&entry.weights.file);
-    let bytes = fs::read(&weight_path).with_context(|| format!("cannot read {}", weight_path.display()))?;
+    let bytes =
+        fs::read(&weight_path).with_context(|| format!("cannot read {}", weight_path.display()))?;
     let device = Device::Cpu;
-    let clf = Classifier::load(entry, &bytes, &device).with_context(|| format!("model {}", entry.id))?;
+    let clf =
+        Classifier::load(entry, &bytes, &device).with_context(|| format!("model {}", entry.id))?;
     let repr = &entry.representation;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -75,7 +82,11 @@ pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
             let flows: Vec<&Flow> = chunk.iter().collect();
             let preds = clf.predict_flows(repr, &flows, &device)?;
             for (f, p) in chunk.iter().zip(&preds) {
-                let label = entry.classes.get(p.class).map(String::as_str).unwrap_or("?");
+                let label = entry
+                    .classes
+                    .get(p.class)
+                    .map(String::as_str)
+                    .unwrap_or("?");
                 let line = Line {
                     file: &name,
                     proto: f.key.proto_name(),
@@ -94,7 +105,13 @@ pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
                     writeln!(
                         out,
                         "{} {}:{} -> {}:{} {} ({:.2})",
-                        line.proto, line.src, line.sport, line.dst, line.dport, label, line.confidence
+                        line.proto,
+                        line.src,
+                        line.sport,
+                        line.dst,
+                        line.dport,
+                        label,
+                        line.confidence
                     )?;
                 }
             }
@@ -106,5 +123,9 @@ pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -47,7 +47,10 @@ pub struct Source {
 
 fn is_capture(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("pcap" | "pcapng" | "cap")
     )
 }
@@ -59,16 +62,29 @@ pub fn discover(root: &Path) -> anyhow::Result<Vec<Source>> {
     let entries = sorted_dir(root)?;
     let label_dirs: Vec<&PathBuf> = entries
         .iter()
-        .filter(|p| p.is_dir() && sorted_dir(p).map(|f| f.iter().any(|x| is_capture(x))).unwrap_or(false))
+        .filter(|p| {
+            p.is_dir()
+                && sorted_dir(p)
+                    .map(|f| f.iter().any(|x| is_capture(x)))
+                    .unwrap_or(false)
+        })
         .collect();
     if label_dirs.is_empty() {
-        walk(root, &mut |p| out.push(Source { path: p.to_path_buf(), label: None }))?;
+        walk(root, &mut |p| {
+            out.push(Source {
+                path: p.to_path_buf(),
+                label: None,
+            })
+        })?;
     } else {
         for dir in label_dirs {
             let label = dir.file_name().map(|n| n.to_string_lossy().into_owned());
             for f in sorted_dir(dir)? {
                 if f.is_file() && is_capture(&f) {
-                    out.push(Source { path: f, label: label.clone() });
+                    out.push(Source {
+                        path: f,
+                        label: label.clone(),
+                    });
                 }
             }
         }
@@ -108,7 +124,8 @@ pub struct LabelTable {
 
 impl LabelTable {
     pub fn read(path: &Path, label_column: &str) -> anyhow::Result<Self> {
-        let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
         let col = |name: &str| {
@@ -117,8 +134,15 @@ impl LabelTable {
                 .position(|h| *h == name)
                 .with_context(|| format!("{}: no column {name:?}", path.display()))
         };
-        let (c_pcap, c_l4, c_ia, c_pa, c_ib, c_pb, c_label) =
-            (col("pcap")?, col("l4")?, col("ip_a")?, col("port_a")?, col("ip_b")?, col("port_b")?, col(label_column)?);
+        let (c_pcap, c_l4, c_ia, c_pa, c_ib, c_pb, c_label) = (
+            col("pcap")?,
+            col("l4")?,
+            col("ip_a")?,
+            col("port_a")?,
+            col("ip_b")?,
+            col("port_b")?,
+            col(label_column)?,
+        );
         let mut map = HashMap::new();
         for (n, line) in lines.enumerate() {
             let f: Vec<&str> = line.split(',').collect();
@@ -135,9 +159,16 @@ impl LabelTable {
                     Err(_) => continue,
                 },
             };
-            let parse = |ip: &str, port: &str| -> Option<(IpAddr, u16)> { Some((ip.parse().ok()?, port.parse().ok()?)) };
-            let (Some(a), Some(b)) = (parse(get(c_ia), get(c_pa)), parse(get(c_ib), get(c_pb))) else {
-                eprintln!("warning: {}:{}: unreadable endpoints, row ignored", path.display(), n + 2);
+            let parse = |ip: &str, port: &str| -> Option<(IpAddr, u16)> {
+                Some((ip.parse().ok()?, port.parse().ok()?))
+            };
+            let (Some(a), Some(b)) = (parse(get(c_ia), get(c_pa)), parse(get(c_ib), get(c_pb)))
+            else {
+                eprintln!(
+                    "warning: {}:{}: unreadable endpoints, row ignored",
+                    path.display(),
+                    n + 2
+                );
                 continue;
             };
             let (a, b) = if a <= b { (a, b) } else { (b, a) };
@@ -150,7 +181,9 @@ impl LabelTable {
         let a = (key.src, key.sport);
         let b = (key.dst, key.dport);
         let (a, b) = if a <= b { (a, b) } else { (b, a) };
-        self.map.get(&(file_name.to_string(), key.proto, a, b)).map(String::as_str)
+        self.map
+            .get(&(file_name.to_string(), key.proto, a, b))
+            .map(String::as_str)
     }
 
     pub fn len(&self) -> usize {
@@ -167,9 +200,16 @@ pub fn data_hash(sources: &[Source]) -> anyhow::Result<String> {
     for s in sources {
         h.update(s.label.as_deref().unwrap_or("").as_bytes());
         h.update([0]);
-        h.update(s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
+        h.update(
+            s.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
         h.update([0]);
-        let mut f = fs::File::open(&s.path).with_context(|| format!("cannot open {}", s.path.display()))?;
+        let mut f =
+            fs::File::open(&s.path).with_context(|| format!("cannot open {}", s.path.display()))?;
         loop {
             let n = f.read(&mut buf)?;
             if n == 0 {
@@ -267,7 +307,10 @@ impl Dataset {
     pub fn field(&self, i: usize, p: usize, b: usize) -> flowlens_core::repr::Field {
         let [_, bb] = self.spec.repr.shape();
         let id = self.fields[i * self.row_len() + p * bb + b] as usize;
-        flowlens_core::repr::Field::ALL.get(id).copied().unwrap_or(flowlens_core::repr::Field::Padding)
+        flowlens_core::repr::Field::ALL
+            .get(id)
+            .copied()
+            .unwrap_or(flowlens_core::repr::Field::Padding)
     }
 
     /// The same dataset with only rows `keep` (in that order).
@@ -285,8 +328,10 @@ impl Dataset {
         };
         for &i in keep {
             ds.x.extend_from_slice(&self.x[i * row..(i + 1) * row]);
-            ds.fields.extend_from_slice(&self.fields[i * row..(i + 1) * row]);
-            ds.features.extend_from_slice(&self.features[i * f..(i + 1) * f]);
+            ds.fields
+                .extend_from_slice(&self.fields[i * row..(i + 1) * row]);
+            ds.features
+                .extend_from_slice(&self.features[i * f..(i + 1) * f]);
             ds.y.push(self.y[i]);
             ds.side.push(self.side[i]);
             ds.capture.push(self.capture[i]);
@@ -334,12 +379,20 @@ impl Dataset {
         let mut files = Vec::new();
         let mut unlabelled = 0;
         for (fi, src) in sources.iter().enumerate() {
-            let bytes = fs::read(&src.path).with_context(|| format!("cannot read {}", src.path.display()))?;
+            let bytes = fs::read(&src.path)
+                .with_context(|| format!("cannot read {}", src.path.display()))?;
             let analysis = flowlens_core::Analyzer::analyze(&bytes, cfg);
             if let Some(e) = &analysis.error {
-                eprintln!("warning: {}: {e} (flows before it kept)", src.path.display());
+                eprintln!(
+                    "warning: {}: {e} (flows before it kept)",
+                    src.path.display()
+                );
             }
-            let file_name = src.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let file_name = src
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             files.push(src.path.display().to_string());
             for flow in &analysis.flows {
                 let label = match (&src.label, &table) {
@@ -355,13 +408,21 @@ impl Dataset {
                     label,
                     capture: fi as u32,
                     x: spec.repr.encode(flow),
-                    fields: spec.repr.field_ids(flow).into_iter().map(|f| f as u8).collect(),
+                    fields: spec
+                        .repr
+                        .field_ids(flow)
+                        .into_iter()
+                        .map(|f| f as u8)
+                        .collect(),
                     features: spec.repr.key_features(flow),
                 });
             }
         }
         if table.is_none() && sources.iter().all(|s| s.label.is_none()) {
-            bail!("no label folders under {:?} and no --labels table", spec.roots);
+            bail!(
+                "no label folders under {:?} and no --labels table",
+                spec.roots
+            );
         }
         Self::assemble(spec, items, files, unlabelled, data_hash)
     }
@@ -521,7 +582,10 @@ impl Dataset {
             sources.extend(discover(root)?);
         }
         let key = Self::cache_key(&spec, &data_hash(&sources)?)?;
-        let path = cache_dir.join(format!("dataset-{}-{key}.safetensors", sanitize(&spec.name)));
+        let path = cache_dir.join(format!(
+            "dataset-{}-{key}.safetensors",
+            sanitize(&spec.name)
+        ));
         if path.exists() {
             match Self::load(&path) {
                 Ok(ds) => return Ok((ds, path)),
@@ -548,11 +612,17 @@ impl Dataset {
         let cap: Vec<u8> = self.capture.iter().flat_map(|v| v.to_le_bytes()).collect();
         let tensors = vec![
             ("x", TensorView::new(Dtype::U8, vec![n, p, b], &self.x)?),
-            ("features", TensorView::new(Dtype::F32, vec![n, self.n_features()], &f32s)?),
+            (
+                "features",
+                TensorView::new(Dtype::F32, vec![n, self.n_features()], &f32s)?,
+            ),
             ("y", TensorView::new(Dtype::U32, vec![n], &y)?),
             ("side", TensorView::new(Dtype::U8, vec![n], &side)?),
             ("capture", TensorView::new(Dtype::U32, vec![n], &cap)?),
-            ("fields", TensorView::new(Dtype::U8, vec![n, p, b], &self.fields)?),
+            (
+                "fields",
+                TensorView::new(Dtype::U8, vec![n, p, b], &self.fields)?,
+            ),
         ];
         let meta = CacheMeta {
             format: DATASET_FORMAT,
@@ -574,14 +644,24 @@ impl Dataset {
         let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let (_, md) = safetensors::SafeTensors::read_metadata(&bytes)?;
         let meta: CacheMeta = serde_json::from_str(
-            md.metadata().as_ref().and_then(|m| m.get("flowlens")).context("not a flowlens dataset")?,
+            md.metadata()
+                .as_ref()
+                .and_then(|m| m.get("flowlens"))
+                .context("not a flowlens dataset")?,
         )?;
         if meta.format != DATASET_FORMAT {
-            bail!("dataset format {} (this build reads {DATASET_FORMAT})", meta.format);
+            bail!(
+                "dataset format {} (this build reads {DATASET_FORMAT})",
+                meta.format
+            );
         }
         let st = safetensors::SafeTensors::deserialize(&bytes)?;
         let raw = |name: &str| -> anyhow::Result<Vec<u8>> { Ok(st.tensor(name)?.data().to_vec()) };
-        let u32s = |v: Vec<u8>| v.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>();
+        let u32s = |v: Vec<u8>| {
+            v.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect::<Vec<_>>()
+        };
         let features = raw("features")?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -611,7 +691,9 @@ impl Dataset {
             data_hash: meta.data_hash,
         };
         let n = ds.y.len();
-        if ds.x.len() != n * ds.row_len() || ds.features.len() != n * ds.n_features() || ds.side.len() != n
+        if ds.x.len() != n * ds.row_len()
+            || ds.features.len() != n * ds.n_features()
+            || ds.side.len() != n
             || ds.fields.len() != ds.x.len()
         {
             bail!("{}: arrays of different lengths", path.display());
@@ -621,5 +703,13 @@ impl Dataset {
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -51,13 +51,15 @@ pub fn parse_view(s: &str) -> anyhow::Result<View> {
     Ok(match s {
         "all" => View::All,
         "key" => View::Key,
-        json => serde_json::from_str(json).with_context(|| format!("--view: not all, key or a JSON view: {json}"))?,
+        json => serde_json::from_str(json)
+            .with_context(|| format!("--view: not all, key or a JSON view: {json}"))?,
     })
 }
 
 impl DataArgs {
     pub fn spec(&self) -> anyhow::Result<BuildSpec> {
-        let repr = Representation::new(self.packets, self.bytes_per_packet, parse_view(&self.view)?)?;
+        let repr =
+            Representation::new(self.packets, self.bytes_per_packet, parse_view(&self.view)?)?;
         let name = self
             .data
             .first()

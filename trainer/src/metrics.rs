@@ -44,18 +44,46 @@ impl Metrics {
             let tp = confusion[c][c] as f64;
             let support: usize = confusion[c].iter().sum();
             let predicted: usize = (0..k).map(|r| confusion[r][c]).sum();
-            let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-            let recall = if support > 0 { tp / support as f64 } else { 0.0 };
-            let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+            let precision = if predicted > 0 {
+                tp / predicted as f64
+            } else {
+                0.0
+            };
+            let recall = if support > 0 {
+                tp / support as f64
+            } else {
+                0.0
+            };
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
             if support > 0 {
                 f1_sum += f1;
                 present += 1;
             }
-            per_class.insert(classes[c].clone(), ClassMetrics { precision, recall, f1, support });
+            per_class.insert(
+                classes[c].clone(),
+                ClassMetrics {
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                },
+            );
         }
         Metrics {
-            accuracy: if n > 0 { correct as f64 / n as f64 } else { 0.0 },
-            macro_f1: if present > 0 { f1_sum / present as f64 } else { 0.0 },
+            accuracy: if n > 0 {
+                correct as f64 / n as f64
+            } else {
+                0.0
+            },
+            macro_f1: if present > 0 {
+                f1_sum / present as f64
+            } else {
+                0.0
+            },
             per_class,
             confusion,
         }
@@ -75,7 +103,10 @@ mod tests {
         let m = Metrics::compute(&names(3), &[0, 1, 2, 2], &[0, 1, 2, 2]);
         assert_eq!(m.accuracy, 1.0);
         assert_eq!(m.macro_f1, 1.0);
-        assert_eq!(m.confusion, vec![vec![1, 0, 0], vec![0, 1, 0], vec![0, 0, 2]]);
+        assert_eq!(
+            m.confusion,
+            vec![vec![1, 0, 0], vec![0, 1, 0], vec![0, 0, 2]]
+        );
     }
 
     #[test]

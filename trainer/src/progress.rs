@@ -6,9 +6,10 @@ use crate::train::EpochStat;
 
 pub fn bar(name: &str, epochs: u64) -> ProgressBar {
     let bar = ProgressBar::new(epochs);
-    let style = ProgressStyle::with_template("{prefix:>28} [{bar:20}] epoch {pos}/{len} {msg} ({elapsed})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{prefix:>28} [{bar:20}] epoch {pos}/{len} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(name.to_string());
     bar
@@ -16,5 +17,8 @@ pub fn bar(name: &str, epochs: u64) -> ProgressBar {
 
 pub fn epoch(bar: &ProgressBar, s: &EpochStat) {
     bar.set_position(s.epoch as u64);
-    bar.set_message(format!("loss {:.4} val acc {:.4}", s.train_loss, s.val_accuracy));
+    bar.set_message(format!(
+        "loss {:.4} val acc {:.4}",
+        s.train_loss, s.val_accuracy
+    ));
 }

@@ -44,11 +44,19 @@ pub fn parse_architecture(s: &str) -> anyhow::Result<Architecture> {
 
 /// `<dataset>.<view>.<model>`, lowercase.
 pub fn model_id(ds: &Dataset, arch: Architecture) -> String {
-    format!("{}.{}.{}", slug(&ds.spec.name), ds.spec.repr.view().kind(), arch.as_str())
+    format!(
+        "{}.{}.{}",
+        slug(&ds.spec.name),
+        ds.spec.repr.view().kind(),
+        arch.as_str()
+    )
 }
 
 pub fn slug(s: &str) -> String {
-    s.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
+    s.to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
 }
 
 /// The commit of the working tree (`-dirty` when it has changes).
@@ -63,7 +71,8 @@ pub fn git_commit() -> String {
     };
     match run(&["rev-parse", "HEAD"]) {
         Some(c) => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{c}-dirty")
             } else {
@@ -95,7 +104,11 @@ pub fn feature_table(ds: &Dataset, side: Side) -> Table {
         x.extend_from_slice(&ds.features[i * f..(i + 1) * f]);
     }
     Table {
-        features: ds.feature_names.iter().map(|n| Feature::numeric(n.clone())).collect(),
+        features: ds
+            .feature_names
+            .iter()
+            .map(|n| Feature::numeric(n.clone()))
+            .collect(),
         classes: ds.classes.clone(),
         x,
         y: idx.iter().map(|&i| ds.y[i] as usize).collect(),
@@ -149,10 +162,17 @@ pub fn train_one(
         config,
         representation: ds.spec.repr.clone(),
         classes: ds.classes.clone(),
-        metrics: TestMetrics { accuracy: 0.0, macro_f1: 0.0 },
+        metrics: TestMetrics {
+            accuracy: 0.0,
+            macro_f1: 0.0,
+        },
         dataset_hash: ds.data_hash.clone(),
         git_commit: commit.to_string(),
-        weights: WeightFile { file, sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 },
+        weights: WeightFile {
+            file,
+            sha256: sha256_hex(&bytes),
+            bytes: bytes.len() as u64,
+        },
         training,
     };
     // Evaluate through the same loader the page and `classify` use.
@@ -162,12 +182,25 @@ pub fn train_one(
     let pred = predict_rows(&clf, ds, &test, &device)?;
     let truth: Vec<u32> = test.iter().map(|&i| ds.y[i]).collect();
     let metrics = Metrics::compute(&ds.classes, &truth, &pred);
-    entry.metrics = TestMetrics { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1 };
-    Ok(ModelResult { entry, metrics, curve, train_seconds })
+    entry.metrics = TestMetrics {
+        accuracy: metrics.accuracy,
+        macro_f1: metrics.macro_f1,
+    };
+    Ok(ModelResult {
+        entry,
+        metrics,
+        curve,
+        train_seconds,
+    })
 }
 
 /// Predicted classes of dataset rows, through [`Classifier`].
-pub fn predict_rows(clf: &Classifier, ds: &Dataset, idx: &[usize], device: &Device) -> anyhow::Result<Vec<u32>> {
+pub fn predict_rows(
+    clf: &Classifier,
+    ds: &Dataset,
+    idx: &[usize],
+    device: &Device,
+) -> anyhow::Result<Vec<u32>> {
     let mut out = Vec::with_capacity(idx.len());
     match clf {
         Classifier::Deep(_) => {

@@ -81,7 +81,13 @@ pub fn batch_input(ds: &Dataset, idx: &[usize], device: &Device) -> anyhow::Resu
 }
 
 /// Predicted class and class probabilities for rows `idx`, in batches.
-pub fn predict(model: &Model, ds: &Dataset, idx: &[usize], batch: usize, device: &Device) -> anyhow::Result<Vec<(u32, Vec<f32>)>> {
+pub fn predict(
+    model: &Model,
+    ds: &Dataset,
+    idx: &[usize],
+    batch: usize,
+    device: &Device,
+) -> anyhow::Result<Vec<(u32, Vec<f32>)>> {
     let mut out = Vec::with_capacity(idx.len());
     for chunk in idx.chunks(batch.max(1)) {
         let input = batch_input(ds, chunk, device)?;
@@ -105,12 +111,22 @@ pub fn argmax(v: &[f32]) -> usize {
     best
 }
 
-fn accuracy(model: &Model, ds: &Dataset, idx: &[usize], batch: usize, device: &Device) -> anyhow::Result<f64> {
+fn accuracy(
+    model: &Model,
+    ds: &Dataset,
+    idx: &[usize],
+    batch: usize,
+    device: &Device,
+) -> anyhow::Result<f64> {
     if idx.is_empty() {
         return Ok(0.0);
     }
     let preds = predict(model, ds, idx, batch, device)?;
-    let correct = preds.iter().zip(idx).filter(|((p, _), &i)| *p == ds.y[i]).count();
+    let correct = preds
+        .iter()
+        .zip(idx)
+        .filter(|((p, _), &i)| *p == ds.y[i])
+        .count();
     Ok(correct as f64 / idx.len() as f64)
 }
 
@@ -139,7 +155,11 @@ pub fn train(
         pretrain_sae(sae, &varmap, ds, &train_idx, opts, &mut rng, &device)?;
     }
 
-    let params = ParamsAdamW { lr: opts.learning_rate, weight_decay: opts.weight_decay, ..Default::default() };
+    let params = ParamsAdamW {
+        lr: opts.learning_rate,
+        weight_decay: opts.weight_decay,
+        ..Default::default()
+    };
     let mut opt = AdamW::new(varmap.all_vars(), params)?;
     let mut curve = Vec::new();
     let mut best = (f64::NEG_INFINITY, 0usize, serialize_varmap(&varmap)?);
@@ -159,7 +179,11 @@ pub fn train(
             batches += 1;
         }
         let val_accuracy = accuracy(&model, ds, &val_idx, 256, &device)?;
-        let stat = EpochStat { epoch, train_loss: loss_sum / batches.max(1) as f64, val_accuracy };
+        let stat = EpochStat {
+            epoch,
+            train_loss: loss_sum / batches.max(1) as f64,
+            val_accuracy,
+        };
         progress(&stat);
         curve.push(stat);
         if val_accuracy > best.0 {
@@ -192,15 +216,25 @@ fn pretrain_sae(
 ) -> anyhow::Result<()> {
     for layer in 0..sae.n_layers() {
         let vars: Vec<Var> = {
-            let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("var map poisoned"))?;
+            let data = varmap
+                .data()
+                .lock()
+                .map_err(|_| anyhow::anyhow!("var map poisoned"))?;
             let mut named: Vec<(&String, &Var)> = data
                 .iter()
-                .filter(|(n, _)| n.starts_with(&format!("enc.{layer}.")) || n.starts_with(&format!("dec.{layer}.")))
+                .filter(|(n, _)| {
+                    n.starts_with(&format!("enc.{layer}."))
+                        || n.starts_with(&format!("dec.{layer}."))
+                })
                 .collect();
             named.sort_by(|a, b| a.0.cmp(b.0));
             named.into_iter().map(|(_, v)| v.clone()).collect()
         };
-        let params = ParamsAdamW { lr: opts.learning_rate, weight_decay: 0.0, ..Default::default() };
+        let params = ParamsAdamW {
+            lr: opts.learning_rate,
+            weight_decay: 0.0,
+            ..Default::default()
+        };
         let mut opt = AdamW::new(vars, params)?;
         let mut order = train_idx.to_vec();
         for _ in 0..opts.sae_pretrain_epochs {
@@ -221,9 +255,16 @@ fn pretrain_sae(
 /// deviation candle's initialiser gave it; constant tensors (zero biases,
 /// unit scales) are left as they are. Makes initialisation a function of
 /// the seed alone.
-fn reseed(varmap: &VarMap, rng: &mut rand_chacha::ChaCha8Rng, device: &Device) -> anyhow::Result<()> {
+fn reseed(
+    varmap: &VarMap,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    device: &Device,
+) -> anyhow::Result<()> {
     use rand::Rng;
-    let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("var map poisoned"))?;
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("var map poisoned"))?;
     let mut names: Vec<&String> = data.keys().collect();
     names.sort();
     for name in names {
@@ -232,13 +273,19 @@ fn reseed(varmap: &VarMap, rng: &mut rand_chacha::ChaCha8Rng, device: &Device) -
         let values = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
         let n = values.len() as f64;
         let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n.max(1.0);
-        let var_ = values.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n.max(1.0);
+        let var_ = values
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n.max(1.0);
         if var_ <= 0.0 {
             continue;
         }
         let bound = (3.0 * var_).sqrt() as f32;
         let mean = mean as f32;
-        let fresh: Vec<f32> = (0..values.len()).map(|_| mean + rng.random_range(-bound..bound)).collect();
+        let fresh: Vec<f32> = (0..values.len())
+            .map(|_| mean + rng.random_range(-bound..bound))
+            .collect();
         var.set(&Tensor::from_vec(fresh, t.shape(), device)?.to_dtype(t.dtype())?)?;
     }
     Ok(())

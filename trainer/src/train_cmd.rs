@@ -53,15 +53,24 @@ impl OptArgs {
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let archs = args.models.split(',').map(|m| run::parse_architecture(m.trim())).collect::<anyhow::Result<Vec<_>>>()?;
+    let archs = args
+        .models
+        .split(',')
+        .map(|m| run::parse_architecture(m.trim()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let ds = args.data.load()?;
     std::fs::create_dir_all(&args.out)?;
     let commit = run::git_commit();
     let opts = args.opts.opts(args.data.seed);
     let mut results: Vec<ModelResult> = Vec::new();
     for arch in archs {
-        let bar = crate::progress::bar(&format!("{} {}", ds.spec.name, arch.as_str()), opts.max_epochs as u64);
-        let r = run::train_one(arch, &ds, &opts, &args.out, &commit, &mut |s| crate::progress::epoch(&bar, s))?;
+        let bar = crate::progress::bar(
+            &format!("{} {}", ds.spec.name, arch.as_str()),
+            opts.max_epochs as u64,
+        );
+        let r = run::train_one(arch, &ds, &opts, &args.out, &commit, &mut |s| {
+            crate::progress::epoch(&bar, s)
+        })?;
         bar.finish_and_clear();
         eprintln!(
             "{}: test accuracy {:.4}, macro-F1 {:.4} ({:.1} s)",
@@ -72,7 +81,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::new(vec![run::pack(&ds, &results)]);
     let path = args.out.join("manifest.json");
     std::fs::write(&path, manifest.to_json())?;
-    std::fs::write(args.out.join("results.json"), serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(
+        args.out.join("results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
     eprintln!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -24,21 +24,41 @@ use crate::{cargo, run_command, serve, target_dir, web};
 
 pub fn run(root: &Path, browser: bool) -> Result<()> {
     let captures = bench_captures(root)?;
-    println!("==> bench captures: {} files ({})", captures.len(), describe(&captures));
+    println!(
+        "==> bench captures: {} files ({})",
+        captures.len(),
+        describe(&captures)
+    );
     println!("\n==> native pipeline (release, one thread)");
     run_command(
         cargo()
             .current_dir(root)
-            .args(["run", "--release", "-q", "-p", "flowlens-core", "--example", "bench_pipeline", "--"])
+            .args([
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "flowlens-core",
+                "--example",
+                "bench_pipeline",
+                "--",
+            ])
             .args(&captures),
     )?;
-    if root.join("crates/flowlens-core/examples/bench_models.rs").exists() {
+    if root
+        .join("crates/flowlens-core/examples/bench_models.rs")
+        .exists()
+    {
         println!("\n==> native model inference (release)");
-        run_command(
-            cargo()
-                .current_dir(root)
-                .args(["run", "--release", "-q", "-p", "flowlens-core", "--example", "bench_models"]),
-        )?;
+        run_command(cargo().current_dir(root).args([
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "flowlens-core",
+            "--example",
+            "bench_models",
+        ]))?;
     }
     if !browser {
         return Ok(());
@@ -76,7 +96,11 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
 }
 
 fn describe(files: &[PathBuf]) -> String {
-    let bytes: u64 = files.iter().filter_map(|f| fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
 
@@ -88,7 +112,11 @@ fn bench_captures(root: &Path) -> Result<Vec<PathBuf>> {
         if dir.is_dir() {
             for label in sorted(&dir)? {
                 if label.is_dir() {
-                    out.extend(sorted(&label)?.into_iter().filter(|f| f.extension().is_some_and(|e| e == "pcap")));
+                    out.extend(
+                        sorted(&label)?
+                            .into_iter()
+                            .filter(|f| f.extension().is_some_and(|e| e == "pcap")),
+                    );
                 }
             }
         }
@@ -134,13 +162,19 @@ fn make_big_capture(seed: &Path, out: &Path, size: u64) -> Result<()> {
         copy += 1;
         let mut pos = 24;
         while pos + 16 <= bytes.len() && written < size {
-            let caplen = u32::from_le_bytes([bytes[pos + 8], bytes[pos + 9], bytes[pos + 10], bytes[pos + 11]]) as usize;
+            let caplen = u32::from_le_bytes([
+                bytes[pos + 8],
+                bytes[pos + 9],
+                bytes[pos + 10],
+                bytes[pos + 11],
+            ]) as usize;
             let end = (pos + 16 + caplen).min(bytes.len());
             let mut rec = bytes[pos..end].to_vec();
             // Ethernet type IPv4 at 12..14 of the frame; source address at 26..30.
             let frame = &mut rec[16..];
             if frame.len() >= 30 && frame[12..14] == [0x08, 0x00] {
-                let src = u32::from_be_bytes([frame[26], frame[27], frame[28], frame[29]]).wrapping_add(copy << 8);
+                let src = u32::from_be_bytes([frame[26], frame[27], frame[28], frame[29]])
+                    .wrapping_add(copy << 8);
                 frame[26..30].copy_from_slice(&src.to_be_bytes());
             }
             w.write_all(&rec)?;

@@ -81,7 +81,9 @@ fn run() -> Result<ExitCode> {
         "fuzz" => {
             let opts = Flags::parse(&rest, &[], &["--seconds"])?;
             let seconds = match opts.value("--seconds") {
-                Some(s) => s.parse().with_context(|| format!("--seconds {s}: not a number"))?,
+                Some(s) => s
+                    .parse()
+                    .with_context(|| format!("--seconds {s}: not a number"))?,
                 None => 60,
             };
             fuzz::run(seconds)?;

@@ -7,7 +7,6 @@
 
 use std::time::Instant;
 
-
 fn main() {
     let files: Vec<String> = std::env::args().skip(1).collect();
     if files.is_empty() {

@@ -26,8 +26,14 @@ pub enum ClassifierError {
     C45(#[from] C45Error),
     #[error("k-NN export: {0}")]
     Knn(#[from] KnnError),
-    #[error("model {id}: the export knows {found} classes / features, the manifest says {expected}")]
-    Mismatch { id: String, found: usize, expected: usize },
+    #[error(
+        "model {id}: the export knows {found} classes / features, the manifest says {expected}"
+    )]
+    Mismatch {
+        id: String,
+        found: usize,
+        expected: usize,
+    },
 }
 
 /// A loaded classifier of any architecture.
@@ -56,7 +62,10 @@ impl Prediction {
                 class = i;
             }
         }
-        Prediction { class, probabilities }
+        Prediction {
+            class,
+            probabilities,
+        }
     }
 
     pub fn confidence(&self) -> f32 {
@@ -66,9 +75,17 @@ impl Prediction {
 
 impl Classifier {
     /// Check `bytes` against the entry's sha256, then load them.
-    pub fn load(entry: &ModelEntry, bytes: &[u8], device: &Device) -> Result<Classifier, ClassifierError> {
+    pub fn load(
+        entry: &ModelEntry,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<Classifier, ClassifierError> {
         entry.verify(bytes)?;
-        let mismatch = |found: usize, expected: usize| ClassifierError::Mismatch { id: entry.id.clone(), found, expected };
+        let mismatch = |found: usize, expected: usize| ClassifierError::Mismatch {
+            id: entry.id.clone(),
+            found,
+            expected,
+        };
         let c = match entry.architecture {
             Architecture::C45 => {
                 let m = C45Model::from_slice(bytes)?;
@@ -76,7 +93,10 @@ impl Classifier {
                     return Err(mismatch(m.classes().len(), entry.classes.len()));
                 }
                 if m.n_features() != entry.representation.key_feature_names().len() {
-                    return Err(mismatch(m.n_features(), entry.representation.key_feature_names().len()));
+                    return Err(mismatch(
+                        m.n_features(),
+                        entry.representation.key_feature_names().len(),
+                    ));
                 }
                 Classifier::C45(m)
             }
@@ -86,14 +106,21 @@ impl Classifier {
                     return Err(mismatch(m.classes().len(), entry.classes.len()));
                 }
                 if m.n_features() != entry.representation.key_feature_names().len() {
-                    return Err(mismatch(m.n_features(), entry.representation.key_feature_names().len()));
+                    return Err(mismatch(
+                        m.n_features(),
+                        entry.representation.key_feature_names().len(),
+                    ));
                 }
                 Classifier::Knn(m)
             }
             _ => {
-                let cfg = entry.config.as_ref().ok_or_else(|| {
-                    ManifestError::Inconsistent { id: entry.id.clone(), reason: "deep model without config".into() }
-                })?;
+                let cfg = entry
+                    .config
+                    .as_ref()
+                    .ok_or_else(|| ManifestError::Inconsistent {
+                        id: entry.id.clone(),
+                        reason: "deep model without config".into(),
+                    })?;
                 Classifier::Deep(Model::from_safetensors(cfg, bytes, device)?)
             }
         };
@@ -101,13 +128,21 @@ impl Classifier {
     }
 
     /// Predict flows, preprocessing them with `repr` (the entry's).
-    pub fn predict_flows(&self, repr: &Representation, flows: &[&Flow], device: &Device) -> Result<Vec<Prediction>, ClassifierError> {
+    pub fn predict_flows(
+        &self,
+        repr: &Representation,
+        flows: &[&Flow],
+        device: &Device,
+    ) -> Result<Vec<Prediction>, ClassifierError> {
         match self {
             Classifier::Deep(_) => {
                 let x = repr.encode_batch(flows);
                 self.predict_matrix(&x, flows.len(), repr, device)
             }
-            _ => Ok(flows.iter().map(|f| self.predict_features(&repr.key_features(f))).collect()),
+            _ => Ok(flows
+                .iter()
+                .map(|f| self.predict_features(&repr.key_features(f)))
+                .collect()),
         }
     }
 
@@ -115,7 +150,13 @@ impl Classifier {
     ///
     /// # Shapes
     /// - `x`: `n * P * B` bytes; returns `[n, classes]` logits as rows
-    pub fn logits_matrix(&self, x: &[u8], n: usize, repr: &Representation, device: &Device) -> Result<Vec<Vec<f32>>, ClassifierError> {
+    pub fn logits_matrix(
+        &self,
+        x: &[u8],
+        n: usize,
+        repr: &Representation,
+        device: &Device,
+    ) -> Result<Vec<Vec<f32>>, ClassifierError> {
         let Classifier::Deep(model) = self else {
             return Ok(Vec::new());
         };
@@ -126,8 +167,18 @@ impl Classifier {
     }
 
     /// Predictions for `[n, P, B]` bytes already encoded (deep models).
-    pub fn predict_matrix(&self, x: &[u8], n: usize, repr: &Representation, device: &Device) -> Result<Vec<Prediction>, ClassifierError> {
-        Ok(self.logits_matrix(x, n, repr, device)?.into_iter().map(|l| Prediction::from_probabilities(softmax(&l))).collect())
+    pub fn predict_matrix(
+        &self,
+        x: &[u8],
+        n: usize,
+        repr: &Representation,
+        device: &Device,
+    ) -> Result<Vec<Prediction>, ClassifierError> {
+        Ok(self
+            .logits_matrix(x, n, repr, device)?
+            .into_iter()
+            .map(|l| Prediction::from_probabilities(softmax(&l)))
+            .collect())
     }
 
     /// Baselines: prediction for one key-feature row.
@@ -137,7 +188,10 @@ impl Classifier {
             Classifier::Knn(m) => m.predict(features),
             Classifier::Deep(_) => (0, Vec::new()),
         };
-        Prediction { class, probabilities }
+        Prediction {
+            class,
+            probabilities,
+        }
     }
 }
 
@@ -146,5 +200,7 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
     let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|e| if sum > 0.0 { e / sum } else { 0.0 }).collect()
+    exp.into_iter()
+        .map(|e| if sum > 0.0 { e / sum } else { 0.0 })
+        .collect()
 }

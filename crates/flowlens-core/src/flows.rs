@@ -239,7 +239,11 @@ impl FlowTable {
                 head: Vec::new(),
                 first_packet_index: index,
             });
-            Live { index: flows.len() - 1, closed: false, fin_seen: [false; 2] }
+            Live {
+                index: flows.len() - 1,
+                closed: false,
+                fin_seen: [false; 2],
+            }
         };
         let live = match self.live.entry(canon) {
             Entry::Occupied(e) => {

@@ -18,14 +18,20 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
-    #[error("manifest schema version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "manifest schema version {found} is not supported (this build reads version {supported})"
+    )]
     UnsupportedSchema { found: u64, supported: u32 },
     #[error("the manifest has no schema_version: not a flowlens manifest")]
     MissingSchema,
     #[error("malformed manifest: {0}")]
     Json(String),
     #[error("weight file {file} does not match the manifest: sha256 {found}, expected {expected}")]
-    WeightHash { file: String, expected: String, found: String },
+    WeightHash {
+        file: String,
+        expected: String,
+        found: String,
+    },
     #[error("no model {0:?} in the manifest")]
     UnknownModel(String),
     #[error("model {id}: {reason}")]
@@ -59,7 +65,10 @@ impl Architecture {
     }
 
     pub fn is_deep(self) -> bool {
-        matches!(self, Architecture::Cnn | Architecture::Lstm | Architecture::Sae | Architecture::Han)
+        matches!(
+            self,
+            Architecture::Cnn | Architecture::Lstm | Architecture::Sae | Architecture::Han
+        )
     }
 }
 
@@ -142,7 +151,10 @@ pub struct WeightFile {
 
 impl Manifest {
     pub fn new(packs: Vec<Pack>) -> Self {
-        Manifest { schema_version: SCHEMA_VERSION, packs }
+        Manifest {
+            schema_version: SCHEMA_VERSION,
+            packs,
+        }
     }
 
     /// Parse, checking the schema version first.
@@ -154,9 +166,13 @@ impl Manifest {
             .and_then(serde_json::Value::as_u64)
             .ok_or(ManifestError::MissingSchema)?;
         if found != u64::from(SCHEMA_VERSION) {
-            return Err(ManifestError::UnsupportedSchema { found, supported: SCHEMA_VERSION });
+            return Err(ManifestError::UnsupportedSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
         }
-        let m: Manifest = serde_json::from_value(value).map_err(|e| ManifestError::Json(e.to_string()))?;
+        let m: Manifest =
+            serde_json::from_value(value).map_err(|e| ManifestError::Json(e.to_string()))?;
         m.check()?;
         Ok(m)
     }
@@ -178,15 +194,23 @@ impl Manifest {
     fn check(&self) -> Result<(), ManifestError> {
         let mut ids = std::collections::HashSet::new();
         for m in self.packs.iter().flat_map(|p| &p.models) {
-            let bad = |reason: &str| ManifestError::Inconsistent { id: m.id.clone(), reason: reason.to_string() };
+            let bad = |reason: &str| ManifestError::Inconsistent {
+                id: m.id.clone(),
+                reason: reason.to_string(),
+            };
             if !ids.insert(m.id.as_str()) {
                 return Err(bad("id used twice"));
             }
             if m.weights.file.contains('/') || m.weights.file.contains("..") {
-                return Err(bad("weight file must be a plain file name next to the manifest"));
+                return Err(bad(
+                    "weight file must be a plain file name next to the manifest",
+                ));
             }
             if m.architecture.is_deep() {
-                let cfg = m.config.as_ref().ok_or_else(|| bad("deep model without config"))?;
+                let cfg = m
+                    .config
+                    .as_ref()
+                    .ok_or_else(|| bad("deep model without config"))?;
                 if cfg.n_classes() != m.classes.len() {
                     return Err(bad("config n_classes differs from the class list"));
                 }
@@ -236,7 +260,11 @@ mod tests {
                 name: "demo".into(),
                 data_hash: "00".into(),
                 classes: vec!["a".into(), "b".into()],
-                flows: SplitCounts { train: 8, val: 1, test: 1 },
+                flows: SplitCounts {
+                    train: 8,
+                    val: 1,
+                    test: 1,
+                },
                 split_by: "flow".into(),
                 seed: 42,
             },
@@ -246,10 +274,17 @@ mod tests {
                 config: Some(ModelConfig::new(ModelKind::Cnn, 2, 8, 128)),
                 representation: repr,
                 classes: vec!["a".into(), "b".into()],
-                metrics: TestMetrics { accuracy: 1.0, macro_f1: 1.0 },
+                metrics: TestMetrics {
+                    accuracy: 1.0,
+                    macro_f1: 1.0,
+                },
                 dataset_hash: "00".into(),
                 git_commit: "abc".into(),
-                weights: WeightFile { file: "demo.all.cnn.safetensors".into(), sha256: sha256_hex(&weights), bytes: 18 },
+                weights: WeightFile {
+                    file: "demo.all.cnn.safetensors".into(),
+                    sha256: sha256_hex(&weights),
+                    bytes: 18,
+                },
                 training: serde_json::Value::Null,
             }],
         }])
@@ -261,18 +296,32 @@ mod tests {
         let back = Manifest::from_json(&m.to_json()).expect("round trip");
         assert_eq!(back, m);
         assert!(back.model("demo.all.cnn").is_ok());
-        assert_eq!(back.model("nope").unwrap_err(), ManifestError::UnknownModel("nope".into()));
+        assert_eq!(
+            back.model("nope").unwrap_err(),
+            ManifestError::UnknownModel("nope".into())
+        );
     }
 
     #[test]
     fn unknown_schema_version_is_a_typed_error() {
-        let json = sample().to_json().replace("\"schema_version\": 1", "\"schema_version\": 99");
+        let json = sample()
+            .to_json()
+            .replace("\"schema_version\": 1", "\"schema_version\": 99");
         assert_eq!(
             Manifest::from_json(&json).unwrap_err(),
-            ManifestError::UnsupportedSchema { found: 99, supported: SCHEMA_VERSION }
+            ManifestError::UnsupportedSchema {
+                found: 99,
+                supported: SCHEMA_VERSION
+            }
         );
-        assert_eq!(Manifest::from_json("{}").unwrap_err(), ManifestError::MissingSchema);
-        assert!(matches!(Manifest::from_json("not json").unwrap_err(), ManifestError::Json(_)));
+        assert_eq!(
+            Manifest::from_json("{}").unwrap_err(),
+            ManifestError::MissingSchema
+        );
+        assert!(matches!(
+            Manifest::from_json("not json").unwrap_err(),
+            ManifestError::Json(_)
+        ));
     }
 
     #[test]
@@ -280,16 +329,25 @@ mod tests {
         let m = sample();
         let (_, entry) = m.model("demo.all.cnn").unwrap();
         assert!(entry.verify(b"not really weights").is_ok());
-        assert!(matches!(entry.verify(b"tampered weights!!"), Err(ManifestError::WeightHash { .. })));
+        assert!(matches!(
+            entry.verify(b"tampered weights!!"),
+            Err(ManifestError::WeightHash { .. })
+        ));
     }
 
     #[test]
     fn inconsistent_entries_are_refused() {
         let mut m = sample();
         m.packs[0].models[0].classes.push("c".into());
-        assert!(matches!(Manifest::from_json(&m.to_json()), Err(ManifestError::Inconsistent { .. })));
+        assert!(matches!(
+            Manifest::from_json(&m.to_json()),
+            Err(ManifestError::Inconsistent { .. })
+        ));
         let mut m = sample();
         m.packs[0].models[0].weights.file = "../../etc/passwd".into();
-        assert!(matches!(Manifest::from_json(&m.to_json()), Err(ManifestError::Inconsistent { .. })));
+        assert!(matches!(
+            Manifest::from_json(&m.to_json()),
+            Err(ManifestError::Inconsistent { .. })
+        ));
     }
 }
