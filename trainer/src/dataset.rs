@@ -185,10 +185,15 @@ impl LabelTable {
             .get(&(file_name.to_string(), key.proto, a, b))
             .map(String::as_str)
     }
+}
 
-    pub fn len(&self) -> usize {
-        self.map.len()
+/// Every capture under the spec's roots, in order.
+fn discover_all(spec: &BuildSpec) -> anyhow::Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    for root in &spec.roots {
+        sources.extend(discover(root)?);
     }
+    Ok(sources)
 }
 
 /// sha256 over the captures' names and bytes, in order: names the data a
@@ -219,15 +224,6 @@ pub fn data_hash(sources: &[Source]) -> anyhow::Result<String> {
         }
     }
     Ok(hex::encode(h.finalize()))
-}
-
-/// Counts per class, for reports.
-pub fn class_counts(labels: &[u32], n_classes: usize) -> Vec<usize> {
-    let mut c = vec![0; n_classes];
-    for &l in labels {
-        c[l as usize] += 1;
-    }
-    c
 }
 
 /// How to build a dataset.
@@ -363,17 +359,26 @@ impl Dataset {
         (c(Side::Train), c(Side::Val), c(Side::Test))
     }
 
-    /// Read the captures, label, sample and split.
+    /// Read the captures, label, sample and split, without the cache
+    /// (tests; the CLI goes through [`Dataset::build_cached`]).
+    #[cfg(test)]
     pub fn build(spec: BuildSpec) -> anyhow::Result<Dataset> {
-        let mut sources = Vec::new();
-        for root in &spec.roots {
-            sources.extend(discover(root)?);
-        }
+        let sources = discover_all(&spec)?;
+        let hash = data_hash(&sources)?;
+        Self::build_from(spec, &sources, hash)
+    }
+
+    /// Read the captures (already discovered and hashed), label, sample
+    /// and split.
+    fn build_from(
+        spec: BuildSpec,
+        sources: &[Source],
+        data_hash: String,
+    ) -> anyhow::Result<Dataset> {
         let table = match &spec.labels {
             Some((path, col)) => Some(LabelTable::read(path, col)?),
             None => None,
         };
-        let data_hash = data_hash(&sources)?;
         let cfg = spec.repr.flow_config();
         let mut items = Vec::new();
         let mut files = Vec::new();
@@ -577,11 +582,9 @@ impl Dataset {
     /// Build, or load from `cache_dir` when the same spec over the same
     /// bytes was built before.
     pub fn build_cached(spec: BuildSpec, cache_dir: &Path) -> anyhow::Result<(Dataset, PathBuf)> {
-        let mut sources = Vec::new();
-        for root in &spec.roots {
-            sources.extend(discover(root)?);
-        }
-        let key = Self::cache_key(&spec, &data_hash(&sources)?)?;
+        let sources = discover_all(&spec)?;
+        let hash = data_hash(&sources)?;
+        let key = Self::cache_key(&spec, &hash)?;
         let path = cache_dir.join(format!(
             "dataset-{}-{key}.safetensors",
             sanitize(&spec.name)
@@ -592,7 +595,7 @@ impl Dataset {
                 Err(e) => eprintln!("warning: ignoring cache {}: {e:#}", path.display()),
             }
         }
-        let ds = Self::build(spec)?;
+        let ds = Self::build_from(spec, &sources, hash)?;
         fs::create_dir_all(cache_dir)?;
         ds.save(&path)?;
         Ok((ds, path))

@@ -66,7 +66,6 @@ pub struct Trained {
     pub weights: Vec<u8>,
     pub curve: Vec<EpochStat>,
     pub best_epoch: usize,
-    pub train_seconds: f64,
 }
 
 /// Rows `idx` of the dataset as one input batch.
@@ -199,7 +198,6 @@ pub fn train(
         weights: best.2,
         curve,
         best_epoch: best.1,
-        train_seconds: start.elapsed().as_secs_f64(),
     })
 }
 

@@ -86,31 +86,26 @@ impl Classifier {
             found,
             expected,
         };
+        // A baseline export must know the manifest's classes and features.
+        let check = |classes: usize, features: usize| {
+            let expected_features = entry.representation.key_feature_names().len();
+            if classes != entry.classes.len() {
+                Err(mismatch(classes, entry.classes.len()))
+            } else if features != expected_features {
+                Err(mismatch(features, expected_features))
+            } else {
+                Ok(())
+            }
+        };
         let c = match entry.architecture {
             Architecture::C45 => {
                 let m = C45Model::from_slice(bytes)?;
-                if m.classes().len() != entry.classes.len() {
-                    return Err(mismatch(m.classes().len(), entry.classes.len()));
-                }
-                if m.n_features() != entry.representation.key_feature_names().len() {
-                    return Err(mismatch(
-                        m.n_features(),
-                        entry.representation.key_feature_names().len(),
-                    ));
-                }
+                check(m.classes().len(), m.n_features())?;
                 Classifier::C45(m)
             }
             Architecture::Knn => {
                 let m = KnnModel::from_bytes(bytes)?;
-                if m.classes().len() != entry.classes.len() {
-                    return Err(mismatch(m.classes().len(), entry.classes.len()));
-                }
-                if m.n_features() != entry.representation.key_feature_names().len() {
-                    return Err(mismatch(
-                        m.n_features(),
-                        entry.representation.key_feature_names().len(),
-                    ));
-                }
+                check(m.classes().len(), m.n_features())?;
                 Classifier::Knn(m)
             }
             _ => {
