@@ -196,7 +196,62 @@ impl Han {
         // Byte level: every packet of the batch is one sequence.
         let ids = ids.reshape((batch * p, b))?; // [batch * P, B]
         let h = self.byte_gru.forward_embedded(&self.byte_embed, &ids)?; // [batch * P, B, 2 * Hb]
-        let (packets, byte_attention) = self.byte_attn.forward(&h, None)?; // [batch * P, 2 * Hb], [batch * P, B]
+        self.head_from_byte_states(&h, &mask, (batch, p, b))
+    }
+
+    /// The byte embeddings of `ids`: the input [`Han::forward_from_embeddings`]
+    /// differentiates through (attribution, [`crate::explain`]).
+    ///
+    /// # Shapes
+    /// - `ids`: u32 `[batch, P, B]`
+    /// - returns f32 `[batch, P, B, byte_embed]`
+    pub(crate) fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+        let (batch, p, b) = ids.dims3()?;
+        let flat = ids.flatten_all()?; // [batch * P * B]
+        Ok(self
+            .byte_embed
+            .index_select(&flat, 0)? // [batch * P * B, E]
+            .reshape((batch, p, b, self.cfg.byte_embed))?)
+    }
+
+    /// [`Han::forward`] from byte embeddings instead of ids, differentiable
+    /// with respect to them (the fast path folds the embedding into a
+    /// lookup table, which has no gradient for its input). The embeddings
+    /// come one tensor per byte position, so that each can be its own
+    /// autograd variable: slicing positions out of one big tensor would
+    /// make the backward pass pad every position's gradient back to the
+    /// full size (quadratic in B). Equal to `forward(ids)` for embeddings
+    /// taken from `embed(ids)` up to float rounding (tested).
+    ///
+    /// # Shapes
+    /// - `positions`: B tensors f32 `[batch * P, byte_embed]`, position `j`
+    ///   holding byte `j` of every packet
+    /// - `mask`: f32 `[batch, P]`, 1 for real packets (from the ids: a
+    ///   scaled embedding does not say which packets are padding)
+    /// - returns as [`Han::forward`]
+    pub(crate) fn forward_from_embeddings(
+        &self,
+        positions: &[Tensor],
+        mask: &Tensor,
+    ) -> Result<HanOutput> {
+        let (batch, p) = mask.dims2()?;
+        let b = positions.len();
+        let h = self.byte_gru.forward_steps(positions)?; // [batch * P, B, 2 * Hb]
+        self.head_from_byte_states(&h, mask, (batch, p, b))
+    }
+
+    /// Byte attention, the packet level and the head, from the byte GRU's
+    /// states.
+    ///
+    /// # Shapes
+    /// - `h`: `[batch * P, B, 2 * Hb]`; `mask`: `[batch, P]`
+    fn head_from_byte_states(
+        &self,
+        h: &Tensor,
+        mask: &Tensor,
+        (batch, p, b): (usize, usize, usize),
+    ) -> Result<HanOutput> {
+        let (packets, byte_attention) = self.byte_attn.forward(h, None)?; // [batch * P, 2 * Hb], [batch * P, B]
         let packets = packets.reshape((batch, p, ()))?; // [batch, P, 2 * Hb]
 
         // Packet level.
@@ -332,6 +387,31 @@ impl BiGru {
             .flip(&[0])?; // [T, N, 4H], time reversed
         let xp = Tensor::stack(&[fwd, rev], 1)?; // [T, 2, N, 4H]
         self.run(t, n, x.device(), |step| Ok(xp.get(step)?))
+    }
+
+    /// Both directions over a sequence given one tensor per step (see
+    /// [`Han::forward_from_embeddings`] for why).
+    ///
+    /// # Shapes
+    /// - `xs`: T tensors `[N, in_dim]`
+    /// - returns `[N, T, 2 * hidden]`
+    pub(crate) fn forward_steps(&self, xs: &[Tensor]) -> Result<Tensor> {
+        let t = xs.len();
+        let first = xs
+            .first()
+            .ok_or_else(|| candle_core::Error::Msg("a GRU needs at least one step".into()))?;
+        let n = first.dim(0)?;
+        let fwd = xs
+            .iter()
+            .map(|x| self.project(x, 0))
+            .collect::<Result<Vec<_>>>()?; // T x [N, 4H]
+        let rev = xs
+            .iter()
+            .map(|x| self.project(x, 1))
+            .collect::<Result<Vec<_>>>()?; // T x [N, 4H]
+        self.run(t, n, first.device(), |step| {
+            Ok(Tensor::stack(&[&fwd[step], &rev[t - 1 - step]], 0)?) // [2, N, 4H]
+        })
     }
 
     /// The step input of direction `k` for inputs `x`: `W_ih x + b_ih` with

@@ -51,6 +51,7 @@ pub use cnn::{Cnn, CnnConfig};
 pub use config::{ModelConfig, ModelKind};
 pub use error::ModelError;
 pub use han::{BiGru, Han, HanConfig, HanOutput};
+pub(crate) use input::packet_mask;
 pub use input::{input_ids, input_tensor, ModelInput};
 pub use lstm::{Lstm, LstmConfig};
 pub use sae::{Sae, SaeConfig};

@@ -505,12 +505,12 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn flow_noise_key(seed: u64, first_packet_index: u64) -> u64 {
+pub(crate) fn flow_noise_key(seed: u64, first_packet_index: u64) -> u64 {
     splitmix64(seed ^ splitmix64(first_packet_index))
 }
 
 /// The noise byte at (packet, offset) of a flow.
-fn noise(key: u64, packet: usize, offset: usize) -> u8 {
+pub(crate) fn noise(key: u64, packet: usize, offset: usize) -> u8 {
     let at = ((packet as u64) << 32) | (offset as u64 & 0xffff_ffff);
     (splitmix64(key ^ at) >> 56) as u8
 }
