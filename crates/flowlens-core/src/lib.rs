@@ -17,6 +17,7 @@ pub mod baselines;
 pub mod bench;
 pub mod capture;
 pub mod classifier;
+pub mod explain;
 pub mod flows;
 pub mod manifest;
 pub mod models;
