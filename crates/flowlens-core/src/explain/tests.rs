@@ -173,7 +173,7 @@ fn gradients_match_finite_differences() {
         // Positions in the first packet's header where the gradient is largest.
         let mut order: Vec<usize> = (0..g.len()).collect();
         order.sort_by(|&a, &b| g[b].abs().total_cmp(&g[a].abs()));
-        let h = 1e-2f32;
+        let h = 2e-3f32;
         for &at in order.iter().take(3) {
             let logit_with = |v: f32| {
                 let mut y = x.clone();
@@ -184,10 +184,18 @@ fn gradients_match_finite_differences() {
                     .to_vec2::<f32>()
                     .unwrap()[0][target]
             };
-            let fd = (logit_with(x[at] + h) - logit_with(x[at] - h)) / (2.0 * h);
+            let (up, mid, down) = (
+                logit_with(x[at] + h),
+                logit_with(x[at]),
+                logit_with(x[at] - h),
+            );
+            // At a kink (relu, max-pool) autograd gives one of the one-sided
+            // derivatives; elsewhere all three agree.
+            let fds = [(up - down) / (2.0 * h), (up - mid) / h, (mid - down) / h];
+            let close = |fd: f32| (fd - g[at]).abs() <= 0.05 * g[at].abs() + 2e-3;
             assert!(
-                (fd - g[at]).abs() <= 0.1 * g[at].abs() + 1e-3,
-                "{:?} position {at}: autograd {} vs finite difference {fd}",
+                fds.iter().any(|&fd| close(fd)),
+                "{:?} position {at}: autograd {} vs finite differences {fds:?}",
                 cfg.kind(),
                 g[at]
             );
