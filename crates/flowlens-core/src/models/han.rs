@@ -386,7 +386,7 @@ impl BiGru {
             .reshape((t, n, 4 * self.hidden))?
             .flip(&[0])?; // [T, N, 4H], time reversed
         let xp = Tensor::stack(&[fwd, rev], 1)?; // [T, 2, N, 4H]
-        self.run(t, n, x.device(), |step| Ok(xp.get(step)?))
+        self.run(&xp)
     }
 
     /// Both directions over a sequence given one tensor per step (see
@@ -446,67 +446,26 @@ impl BiGru {
     /// - `ids`: u32 `[N, T]`, each `< vocab`
     /// - returns `[N, T, 2 * hidden]`
     pub fn forward_embedded(&self, embed: &Tensor, ids: &Tensor) -> Result<Tensor> {
-        let (n, t) = ids.dims2()?;
-        let vocab = embed.dim(0)?;
         // [2 * vocab, 4H]: the forward direction's rows, then the reverse's.
         let table = Tensor::cat(&[self.project(embed, 0)?, self.project(embed, 1)?], 0)?;
-        // Row indices per step, forward direction then reverse (reading the
-        // sequence backwards, offset into the table's second half).
-        let ids = ids.to_vec2::<u32>()?;
-        if let Some(&id) = ids.iter().flatten().find(|&&id| id as usize >= vocab) {
-            return Err(
-                candle_core::Error::Msg(format!("byte id {id} is not below {vocab}")).into(),
-            );
-        }
-        let mut rows = Vec::with_capacity(t * 2 * n);
-        for step in 0..t {
-            rows.extend(ids.iter().map(|seq| seq[step]));
-            rows.extend(ids.iter().map(|seq| seq[t - 1 - step] + vocab as u32));
-        }
-        let rows = Tensor::from_vec(rows, (t, 2 * n), embed.device())?; // [T, 2N]
-        self.run(t, n, embed.device(), |step| {
-            Ok(table
-                .index_select(&rows.get(step)?, 0)? // [2N, 4H]
-                .reshape((2, n, 4 * self.hidden))?) // [2, N, 4H]
-        })
+        let w_hh = Tensor::stack(&[self.w_hh[0].t()?, self.w_hh[1].t()?], 0)?; // [2, H, 3H]
+                                                                               // Checks every id is below vocab (a typed error otherwise).
+        Ok(ops::gru_sequence_embedded(
+            &table,
+            &ids.to_dtype(DType::U32)?,
+            &w_hh,
+        )?) // [N, T, 2H]
     }
 
-    /// The recurrence; `input(step)` is the projected input of both
-    /// directions at that step, the reverse direction reading backwards.
+    /// The recurrence, both directions in one fused op
+    /// ([`ops::gru_sequence`]).
     ///
     /// # Shapes
-    /// - `input(step)`: `[2, N, 4H]` (see [`BiGru::project`])
+    /// - `xp`: `[T, 2, N, 4H]`, the projected inputs of both directions
+    ///   (see [`BiGru::project`]), the reverse direction reading backwards
     /// - returns `[N, T, 2H]`
-    fn run(
-        &self,
-        t: usize,
-        n: usize,
-        device: &candle_core::Device,
-        input: impl Fn(usize) -> Result<Tensor>,
-    ) -> Result<Tensor> {
-        let h = self.hidden;
+    fn run(&self, xp: &Tensor) -> Result<Tensor> {
         let w_hh = Tensor::stack(&[self.w_hh[0].t()?, self.w_hh[1].t()?], 0)?; // [2, H, 3H]
-        let mut state = Tensor::zeros((2, n, h), DType::F32, device)?; // [2, N, H]
-        let mut states = Vec::with_capacity(t);
-        for step in 0..t {
-            let x = input(step)?; // [2, N, 4H]
-            let g = state.matmul(&w_hh)?; // [2, N, 3H], W_hh h without its bias
-                                          // h' = (1 - z) * n + z * h, with r, z, n from x and g (one fused pass).
-            state = ops::gru_gates(&x, &g, &state)?; // [2, N, H]
-            states.push(state.clone());
-        }
-        // Step s of the reverse direction is input position T - 1 - s.
-        let fwd: Vec<Tensor> = states
-            .iter()
-            .map(|s| s.get(0))
-            .collect::<candle_core::Result<_>>()?; // T x [N, H]
-        let rev: Vec<Tensor> = states
-            .iter()
-            .rev()
-            .map(|s| s.get(1))
-            .collect::<candle_core::Result<_>>()?; // T x [N, H]
-        let fwd = Tensor::stack(&fwd, 1)?; // [N, T, H]
-        let rev = Tensor::stack(&rev, 1)?; // [N, T, H]
-        Ok(Tensor::cat(&[fwd, rev], 2)?) // [N, T, 2H]
+        Ok(ops::gru_sequence(xp, &w_hh)?) // [N, T, 2H]
     }
 }
