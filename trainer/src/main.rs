@@ -23,6 +23,12 @@ mod train_cmd;
 #[cfg(test)]
 mod pipeline_tests;
 
+/// Training allocates and frees many same-sized tensors per step; glibc's
+/// malloc hands large blocks back to the kernel and page-faults them in again
+/// every time (half the CNN's training time). mimalloc keeps them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "trainer",
@@ -48,6 +54,8 @@ enum Command {
     Reproduce(reproduce_cmd::ReproduceArgs),
     /// Merge runs (or train with --data) into www/models/manifest.json + weights.
     Publish(publish_cmd::PublishArgs),
+    /// Training throughput per deep model (flows/s, one epoch on real flows).
+    BenchTrain(train_cmd::BenchTrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +67,7 @@ fn main() -> ExitCode {
         Command::Classify(args) => classify_cmd::run(&args),
         Command::Reproduce(args) => reproduce_cmd::run(&args),
         Command::Publish(args) => publish_cmd::run(&args),
+        Command::BenchTrain(args) => train_cmd::bench(&args),
     };
     match result {
         Ok(code) => code,

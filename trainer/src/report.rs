@@ -27,8 +27,15 @@ pub struct Meta {
     pub git_commit: String,
     pub seed: u64,
     pub quick: bool,
-    /// Threads candle's CPU backend uses (`RAYON_NUM_THREADS`, else all cores).
+    /// Threads candle's CPU backend uses per model (`RAYON_NUM_THREADS`).
     pub threads: usize,
+    /// Models trained at once.
+    #[serde(default)]
+    pub jobs: Option<usize>,
+    /// 1-minute load average at the start and at the end of the run (the
+    /// machine may be shared; timings depend on it, results do not).
+    #[serde(default)]
+    pub load_average: Option<[Option<f64>; 2]>,
     pub budgets: Budgets,
     pub total_seconds: f64,
 }
@@ -40,19 +47,45 @@ pub struct Budgets {
     pub max_per_class: usize,
     /// Classes with fewer flows are left out.
     pub min_per_class: usize,
-    /// Training flows per class the deep models see (validation and test
+    /// Training flows per class SAE, CNN and LSTM see (validation and test
     /// sides are never capped; C4.5 and k-NN use the whole training side).
     pub deep_train_per_class: usize,
-    pub max_epochs: usize,
-    /// Wall-clock budget per deep model (the best epoch so far is kept).
-    pub max_minutes_per_model: f64,
-    /// The same for HAN, much the slowest.
+    /// Training flows per class HAN sees (`None` in older reports: as SAE's).
     #[serde(default)]
+    pub han_train_per_class: Option<usize>,
+    /// Epochs for SAE, CNN and LSTM.
+    pub max_epochs: usize,
+    /// Epochs for HAN (`None` in older reports: `max_epochs`).
+    #[serde(default)]
+    pub han_max_epochs: Option<usize>,
+    /// Reconstruction epochs per SAE layer before fine-tuning.
+    #[serde(default)]
+    pub sae_pretrain_epochs: Option<usize>,
+    /// Safety cap per deep model, wall clock (the best epoch so far is
+    /// kept). Older reports used it as the budget.
+    pub max_minutes_per_model: f64,
+    /// Older reports: HAN's wall-clock budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub han_max_minutes: Option<f64>,
     pub patience: usize,
     pub batch_size: usize,
     pub packets: usize,
     pub bytes_per_packet: usize,
+    /// Whether a count budget was set on the command line (not the
+    /// defaults of `trainer reproduce`).
+    #[serde(default)]
+    pub overridden: Option<bool>,
+}
+
+impl Budgets {
+    pub fn han_per_class(&self) -> usize {
+        self.han_train_per_class
+            .unwrap_or(self.deep_train_per_class)
+    }
+
+    pub fn han_epochs(&self) -> usize {
+        self.han_max_epochs.unwrap_or(self.max_epochs)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -68,8 +101,11 @@ pub struct DatasetReport {
     pub name: String,
     pub classes: Vec<String>,
     pub flows: Flows,
-    /// Training flows the deep models saw (after `deep_train_per_class`).
+    /// Training flows SAE, CNN and LSTM saw (after `deep_train_per_class`).
     pub deep_train_flows: usize,
+    /// Training flows HAN saw (after `han_train_per_class`).
+    #[serde(default)]
+    pub han_train_flows: Option<usize>,
     pub data_hash: String,
     /// Classes left out (fewer than `min_per_class` flows), with their counts.
     pub left_out: Vec<(String, usize)>,
@@ -97,7 +133,8 @@ pub struct ModelReport {
     /// Deep models: loss and validation accuracy per epoch.
     pub curve: Vec<EpochStat>,
     pub best_epoch: Option<usize>,
-    /// The epoch loop stopped on the wall-clock budget.
+    /// The epoch loop stopped on the wall-clock safety cap (the result then
+    /// depends on the machine's speed and load).
     pub hit_time_budget: bool,
 }
 
@@ -561,26 +598,53 @@ pub fn markdown(report: &Report) -> String {
              **not** a reproduction; see the budgets below.\n"
         );
     }
-    let full = b.max_per_class == 5000
-        && b.deep_train_per_class == 400
-        && b.max_epochs == 15
-        && b.max_minutes_per_model == 1.5;
-    if !m.quick && !full {
+    if !m.quick && b.overridden.unwrap_or(true) {
         let _ = writeln!(
             s,
-            "> **REDUCED-BUDGET RUN**: budgets set on the command line (below), smaller than `trainer reproduce`'s \
-             defaults, to fit the time available. Deep-model numbers are lower bounds of what the architectures \
-             reach; C4.5 and k-NN are not budgeted.\n"
+            "> **REDUCED-BUDGET RUN**: budgets set on the command line (below), not `trainer reproduce`'s \
+             defaults. Deep-model numbers are lower bounds of what the architectures reach; C4.5 and k-NN are \
+             not budgeted.\n"
+        );
+    }
+    let capped: Vec<String> = report
+        .datasets
+        .iter()
+        .flat_map(|d| {
+            d.results
+                .iter()
+                .filter(|r| r.hit_time_budget)
+                .map(move |r| format!("{} {} {}", d.name, r.view, r.model))
+        })
+        .collect();
+    if !capped.is_empty() {
+        let _ = writeln!(
+            s,
+            "> **SAFETY CAP FIRED** for {}: these stopped on the {} min wall-clock cap before their epoch budget, \
+             so their numbers depend on the machine's speed and load and are lower bounds.\n",
+            capped.join(", "),
+            b.max_minutes_per_model
         );
     }
     let _ = writeln!(s, "Generated by `{}`", m.command_line);
+    let load = match m.load_average {
+        Some([Some(a), Some(z)]) => {
+            format!(", 1-minute load average {a:.2} at the start and {z:.2} at the end")
+        }
+        _ => String::new(),
+    };
     let _ = writeln!(
         s,
-        "at commit `{}`, seed {}, {} candle thread(s), {:.1} min wall clock in all.\n",
+        "at commit `{}`, seed {}, {} model(s) at a time on {} candle thread(s) each, {:.1} min wall clock in all{load}.\n",
         m.git_commit,
         m.seed,
+        m.jobs.unwrap_or(1),
         m.threads,
         m.total_seconds / 60.0
+    );
+    let _ = writeln!(
+        s,
+        "Every budget is a count (flows, epochs), so the command gives the same numbers on any machine with the \
+         same seed (up to floating-point differences between CPU instruction sets); timings are this machine's.\n"
     );
     let _ = writeln!(s, "## Budgets and caps (read before the numbers)\n");
     let _ = writeln!(s, "| what | ours | paper |\n|---|---|---|");
@@ -596,23 +660,41 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(s, "| classes kept | ≥ {} flows | all |", b.min_per_class);
     let _ = writeln!(
         s,
-        "| training flows per class, deep models | ≤ {} (C4.5/k-NN: the whole training side) | all |",
-        b.deep_train_per_class
+        "| training flows per class | SAE/CNN/LSTM ≤ {}, HAN ≤ {}; C4.5/k-NN: the whole training side | all |",
+        b.deep_train_per_class,
+        b.han_per_class()
     );
     let _ = writeln!(
         s,
-        "| epochs, deep models | ≤ {}, early stop after {} without a better validation accuracy; best epoch kept | ? |",
-        b.max_epochs, b.patience
+        "| epochs | SAE/CNN/LSTM ≤ {}, HAN ≤ {}{}; early stop after {} without a better validation accuracy; best epoch kept | ? |",
+        b.max_epochs,
+        b.han_epochs(),
+        b.sae_pretrain_epochs
+            .map(|e| format!(" (SAE after {e} pre-training epochs per layer)"))
+            .unwrap_or_default(),
+        b.patience
     );
-    let han = b
-        .han_max_minutes
-        .map(|m| format!(", HAN ≤ {m} min"))
-        .unwrap_or_default();
     let _ = writeln!(
         s,
-        "| wall clock per deep model | SAE/CNN/LSTM ≤ {} min{han}; checked after each epoch, so one epoch always runs | ? |",
-        b.max_minutes_per_model
+        "| optimiser | AdamW, learning rate 1e-3, weight decay 1e-2, batch {} | ? |",
+        b.batch_size
     );
+    match b.han_max_minutes {
+        Some(h) => {
+            let _ = writeln!(
+                s,
+                "| wall clock per deep model | SAE/CNN/LSTM ≤ {} min, HAN ≤ {h} min (the budget of this older run) | ? |",
+                b.max_minutes_per_model
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "| wall-clock safety cap per deep model | {} min (not a budget; flagged above when it fires) | ? |",
+                b.max_minutes_per_model
+            );
+        }
+    }
     let _ = writeln!(s, "| input | first {} packets × {} bytes from the IP header, addresses zeroed | flow bytes, IP and MAC addresses zeroed |\n", b.packets, b.bytes_per_packet);
     let _ = writeln!(s, "What each model saw:\n");
     let _ = writeln!(
@@ -637,12 +719,13 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(s, "{note}\n");
         let _ = writeln!(
             s,
-            "{} classes; flows train/val/test = {}/{}/{} (deep models trained on {}); data sha256 `{}`.",
+            "{} classes; flows train/val/test = {}/{}/{} (SAE/CNN/LSTM trained on {}, HAN on {}); data sha256 `{}`.",
             d.classes.len(),
             d.flows.train,
             d.flows.val,
             d.flows.test,
             d.deep_train_flows,
+            d.han_train_flows.unwrap_or(d.deep_train_flows),
             &d.data_hash[..16.min(d.data_hash.len())]
         );
         if !d.left_out.is_empty() {
@@ -757,11 +840,7 @@ pub fn markdown(report: &Report) -> String {
                         "{} ({}){}",
                         r.curve.len(),
                         r.best_epoch.unwrap_or(0),
-                        if r.hit_time_budget {
-                            ", time budget"
-                        } else {
-                            ""
-                        }
+                        if r.hit_time_budget { ", time cap" } else { "" }
                     )
                 })
             );
@@ -831,7 +910,7 @@ fn attention_md(s: &mut String, d: &DatasetReport, a: &AttentionReport) {
             pct(h.accuracy),
             h.curve.len(),
             if h.hit_time_budget {
-                " (stopped by the time budget)"
+                " (stopped by the wall-clock cap)"
             } else {
                 ""
             },

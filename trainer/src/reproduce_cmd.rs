@@ -31,10 +31,19 @@ use crate::report::{self, AttentionReport, Budgets, DatasetReport, Flows, ModelR
 use crate::run::{self, ModelResult};
 use crate::train::{self, TrainOpts};
 
+/// The datasets `trainer reproduce` runs on when no `--data` is given,
+/// relative to the repository root (`../shared/data` on the team's machine).
+pub const DEFAULT_DATA: [&str; 3] = [
+    "../shared/data/USTC-TFC2016-784B",
+    "../shared/data/ISCX-VPN-nonVPN-784B",
+    "../shared/data/nDPI-tests",
+];
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReproduceArgs {
-    /// Dataset roots (`<root>/<label>/*.pcap|*.pcapng`), one report section each.
-    #[arg(long = "data", required_unless_present = "render_only", num_args = 1..)]
+    /// Dataset roots (`<root>/<label>/*.pcap|*.pcapng`), one report section
+    /// each [default: the three datasets of ../shared/data named in the README].
+    #[arg(long = "data", num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// Only rewrite report.md and the SVGs from OUT/report.json (no training).
     #[arg(long)]
@@ -45,7 +54,7 @@ pub struct ReproduceArgs {
     /// Where each dataset/view's manifest and weights go (default OUT/runs).
     #[arg(long)]
     pub runs: Option<PathBuf>,
-    /// Small budgets (≤ 5 minutes on 2 cores for the three shared datasets).
+    /// Small budgets (a few minutes on 2 cores for the three shared datasets).
     #[arg(long)]
     pub quick: bool,
     #[arg(long, default_value_t = 42)]
@@ -59,18 +68,27 @@ pub struct ReproduceArgs {
     /// Classes with fewer flows are left out [full: 30, quick: 20].
     #[arg(long)]
     pub min_per_class: Option<usize>,
-    /// Training flows per class for the deep models [full: 400, quick: 30].
+    /// Training flows per class for SAE, CNN and LSTM [full: 2000, quick: 60].
     #[arg(long)]
     pub deep_train_per_class: Option<usize>,
-    /// Epochs per deep model [full: 15, quick: 2].
+    /// Training flows per class for HAN [full: 500, quick: 30].
+    #[arg(long)]
+    pub han_train_per_class: Option<usize>,
+    /// Epochs for SAE, CNN and LSTM [full: 15, quick: 3].
     #[arg(long)]
     pub max_epochs: Option<usize>,
-    /// Wall-clock minutes per SAE, CNN, LSTM [full: 1.5, quick: 0.15].
+    /// Epochs for HAN [full: 12, quick: 3].
+    #[arg(long)]
+    pub han_epochs: Option<usize>,
+    /// Safety cap, not a budget: wall-clock minutes per deep model, checked
+    /// after each epoch. When it fires the report says so (the result then
+    /// depends on the machine) [full: 40, quick: 3].
     #[arg(long)]
     pub max_minutes: Option<f64>,
-    /// Wall-clock minutes per HAN [full: 3, quick: 0.25].
-    #[arg(long)]
-    pub han_minutes: Option<f64>,
+    /// Models trained at once, each on one thread (results do not depend
+    /// on it).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
     /// Packets per flow (P).
     #[arg(long, default_value_t = 8)]
     pub packets: usize,
@@ -82,38 +100,77 @@ pub struct ReproduceArgs {
     pub cache: PathBuf,
 }
 
-/// The budgets after defaults.
-struct Plan {
-    budgets: Budgets,
-    han_minutes: f64,
-}
-
 impl ReproduceArgs {
-    fn plan(&self) -> Plan {
+    /// The budgets after defaults; every one is a count (flows, epochs), so
+    /// the same command and seed give the same numbers on any machine.
+    fn plan(&self) -> Budgets {
         let q = self.quick;
-        let budgets = Budgets {
-            max_per_class: self.max_per_class.unwrap_or(if q { 150 } else { 5000 }),
-            min_per_class: self.min_per_class.unwrap_or(if q { 20 } else { 30 }),
-            deep_train_per_class: self
-                .deep_train_per_class
-                .unwrap_or(if q { 30 } else { 400 }),
-            max_epochs: self.max_epochs.unwrap_or(if q { 2 } else { 15 }),
-            max_minutes_per_model: self.max_minutes.unwrap_or(if q { 0.15 } else { 1.5 }),
+        let pick =
+            |v: Option<usize>, quick: usize, full: usize| v.unwrap_or(if q { quick } else { full });
+        Budgets {
+            max_per_class: pick(self.max_per_class, 150, 5000),
+            min_per_class: pick(self.min_per_class, 20, 30),
+            deep_train_per_class: pick(self.deep_train_per_class, 60, 2000),
+            han_train_per_class: Some(pick(self.han_train_per_class, 30, 500)),
+            max_epochs: pick(self.max_epochs, 3, 15),
+            han_max_epochs: Some(pick(self.han_epochs, 3, 12)),
+            sae_pretrain_epochs: Some(if q { 1 } else { 3 }),
+            max_minutes_per_model: self.max_minutes.unwrap_or(if q { 3.0 } else { 40.0 }),
             han_max_minutes: None,
-            patience: if q { 1 } else { 3 },
+            patience: if q { 1 } else { 4 },
             batch_size: 64,
             packets: self.packets,
             bytes_per_packet: self.bytes_per_packet,
-        };
-        let han_minutes = self.han_minutes.unwrap_or(if q { 0.25 } else { 3.0 });
-        Plan {
-            han_minutes,
-            budgets: Budgets {
-                han_max_minutes: Some(han_minutes),
-                ..budgets
-            },
+            overridden: Some(
+                [
+                    self.max_per_class,
+                    self.min_per_class,
+                    self.deep_train_per_class,
+                    self.han_train_per_class,
+                    self.max_epochs,
+                    self.han_epochs,
+                ]
+                .iter()
+                .any(Option::is_some),
+            ),
         }
     }
+
+    /// `--data`, or the default datasets when they exist.
+    fn datasets(&self) -> anyhow::Result<Vec<PathBuf>> {
+        if !self.data.is_empty() {
+            return Ok(self.data.clone());
+        }
+        let found: Vec<PathBuf> = DEFAULT_DATA.iter().map(PathBuf::from).collect();
+        let missing: Vec<String> = found
+            .iter()
+            .filter(|p| !p.is_dir())
+            .map(|p| p.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "no --data given and the default datasets are not here: {} (relative to {}). \
+                 `trainer reproduce` needs labelled captures, `<root>/<label>/*.pcap|*.pcapng`: run it from the \
+                 repository root next to ../shared/data, or pass --data DIR... (the repository's own tests/data \
+                 fixtures are too few flows per class for a reproduction; `cargo test -p trainer` trains on them)",
+                missing.join(", "),
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// `/proc/loadavg`'s 1-minute figure (Linux), for the report.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
@@ -132,16 +189,163 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
         .split(',')
         .map(|m| run::parse_architecture(m.trim()))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let plan = args.plan();
+    let roots = args.datasets()?;
+    let budgets = args.plan();
+    let jobs = args.jobs.max(1);
+    // One thread per model: small ops do not gain from candle's threads on
+    // 2 cores, and independent models do. Set before any thread exists.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    let load_start = load_average();
     let runs = args.runs.clone().unwrap_or_else(|| args.out.join("runs"));
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let commit = run::git_commit();
+
+    // 1. Datasets (cached), both views of each root.
+    let mut views: Vec<ViewData> = Vec::new();
+    for (d, root) in roots.iter().enumerate() {
+        for view in [View::All, View::Key] {
+            let view_name = view.kind().to_string();
+            let wanted: Vec<Architecture> = archs
+                .iter()
+                .copied()
+                .filter(|a| view_name == "key" || a.is_deep())
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let (ds, _) = Dataset::build_cached(spec(args, &budgets, root, view)?, &args.cache)
+                .with_context(|| format!("dataset {}", root.display()))?;
+            let deep = cap_training(&ds, budgets.deep_train_per_class, args.seed);
+            let han = cap_training(&ds, budgets.han_per_class(), args.seed);
+            let out = runs.join(format!("{}.{view_name}", run::slug(&ds.spec.name)));
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            views.push(ViewData {
+                dataset: d,
+                view: view_name,
+                wanted,
+                ds,
+                deep,
+                han,
+                out,
+            });
+        }
+    }
+
+    // 2. Every model of every dataset and view, `jobs` at a time, slowest first.
+    let mut tasks: Vec<(usize, Architecture)> = views
+        .iter()
+        .enumerate()
+        .flat_map(|(v, vd)| vd.wanted.iter().map(move |&a| (v, a)))
+        .collect();
+    let cost = |&(v, a): &(usize, Architecture)| -> f64 {
+        let vd = &views[v];
+        let (flows, epochs, per_flow) = match a {
+            Architecture::Han => (vd.han.counts().0, budgets.han_epochs(), 30.0),
+            Architecture::Cnn => (vd.deep.counts().0, budgets.max_epochs, 2.5),
+            Architecture::C45 | Architecture::Knn => (vd.ds.counts().0, 1, 0.1),
+            _ => (vd.deep.counts().0, budgets.max_epochs, 1.0),
+        };
+        flows as f64 * epochs as f64 * per_flow
+    };
+    tasks.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
+    let multi = indicatif::MultiProgress::new();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<BTreeMap<(usize, &str), ModelResult>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let failure: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(tasks.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(&(v, arch)) = tasks.get(i) else {
+                    break;
+                };
+                if failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                    break;
+                }
+                match train_task(args, &budgets, &views[v], arch, &commit, &multi) {
+                    Ok(r) => {
+                        multi.suspend(|| {
+                            eprintln!(
+                                "{}: test accuracy {:.4}, macro-F1 {:.4} ({:.1} s{})",
+                                r.entry.id,
+                                r.metrics.accuracy,
+                                r.metrics.macro_f1,
+                                r.train_seconds,
+                                if r.stopped_by_time_cap {
+                                    ", TIME CAP FIRED"
+                                } else {
+                                    ""
+                                }
+                            )
+                        });
+                        if let Ok(mut d) = done.lock() {
+                            d.insert((v, arch.as_str()), r);
+                        }
+                    }
+                    Err(e) => {
+                        if let Ok(mut f) = failure.lock() {
+                            f.get_or_insert(e.context(format!("training {}", arch.as_str())));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let mut done = done
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a training thread panicked"))?;
+
+    // 3. Reports, manifests and the attention analysis, in a fixed order.
     let mut datasets = Vec::new();
-    for root in &args.data {
-        datasets.push(reproduce_dataset(
-            args, &plan, &archs, root, &runs, &commit,
-        )?);
+    for (d, _) in roots.iter().enumerate() {
+        let mut results = Vec::new();
+        let mut attention = None;
+        let mut first: Option<&ViewData> = None;
+        for (v, vd) in views.iter().enumerate().filter(|(_, vd)| vd.dataset == d) {
+            first.get_or_insert(vd);
+            let mut run_results: Vec<ModelResult> = Vec::new();
+            for &arch in &vd.wanted {
+                let r = done
+                    .remove(&(v, arch.as_str()))
+                    .with_context(|| format!("no result for {}", arch.as_str()))?;
+                if arch == Architecture::Han && vd.view == "all" {
+                    attention = Some(han_attention(&vd.ds, &r, &vd.out, args.seed)?);
+                }
+                results.push(model_report(&vd.view, arch, &r, vd.train_side(arch)));
+                run_results.push(r);
+            }
+            // Packs name the dataset as the models were tested on it: the
+            // full dataset (test side identical; deep models may have seen
+            // fewer training flows, as report.json says).
+            let manifest = Manifest::new(vec![run::pack(&vd.ds, &run_results)]);
+            std::fs::write(vd.out.join("manifest.json"), manifest.to_json())?;
+            std::fs::write(
+                vd.out.join("results.json"),
+                serde_json::to_string_pretty(&run_results)?,
+            )?;
+        }
+        let vd = first.context("no model to train")?;
+        let (train, val, test) = vd.ds.counts();
+        datasets.push(DatasetReport {
+            name: vd.ds.spec.name.clone(),
+            classes: vd.ds.classes.clone(),
+            flows: Flows { train, val, test },
+            deep_train_flows: vd.deep.counts().0,
+            han_train_flows: Some(vd.han.counts().0),
+            data_hash: vd.ds.data_hash.clone(),
+            left_out: vd.ds.left_out.clone(),
+            unlabelled: vd.ds.unlabelled,
+            results,
+            attention,
+        });
     }
     let report = Report {
         meta: report::Meta {
@@ -150,7 +354,9 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
             seed: args.seed,
             quick: args.quick,
             threads: candle_core::utils::get_num_threads(),
-            budgets: plan.budgets,
+            jobs: Some(jobs),
+            load_average: Some([load_start, load_average()]),
+            budgets,
             total_seconds: start.elapsed().as_secs_f64(),
         },
         datasets,
@@ -162,6 +368,88 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
         start.elapsed().as_secs_f64() / 60.0
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One dataset in one view, with its training sides per model family.
+struct ViewData {
+    /// Index into the `--data` roots.
+    dataset: usize,
+    view: String,
+    wanted: Vec<Architecture>,
+    /// The whole dataset (C4.5, k-NN; every model's validation and test side).
+    ds: Dataset,
+    /// Training side capped for SAE, CNN and LSTM.
+    deep: Dataset,
+    /// Training side capped for HAN.
+    han: Dataset,
+    out: PathBuf,
+}
+
+impl ViewData {
+    fn train_side(&self, arch: Architecture) -> &Dataset {
+        match arch {
+            Architecture::Han => &self.han,
+            a if a.is_deep() => &self.deep,
+            _ => &self.ds,
+        }
+    }
+}
+
+/// Train and test one model of one dataset view.
+fn train_task(
+    args: &ReproduceArgs,
+    b: &Budgets,
+    vd: &ViewData,
+    arch: Architecture,
+    commit: &str,
+    multi: &indicatif::MultiProgress,
+) -> anyhow::Result<ModelResult> {
+    let han = arch == Architecture::Han;
+    let opts = TrainOpts {
+        max_epochs: if han { b.han_epochs() } else { b.max_epochs },
+        batch_size: b.batch_size,
+        patience: b.patience,
+        max_minutes: b.max_minutes_per_model,
+        sae_pretrain_epochs: b.sae_pretrain_epochs.unwrap_or(2),
+        seed: args.seed,
+        ..TrainOpts::default()
+    };
+    let bar = multi.add(crate::progress::bar(
+        &format!("{} {} {}", vd.ds.spec.name, vd.view, arch.as_str()),
+        opts.max_epochs as u64,
+    ));
+    let r = run::train_one(
+        arch,
+        vd.train_side(arch),
+        &opts,
+        &vd.out,
+        commit,
+        &mut |s| crate::progress::epoch(&bar, s),
+    );
+    bar.finish_and_clear();
+    multi.remove(&bar);
+    r
+}
+
+fn model_report(view: &str, arch: Architecture, r: &ModelResult, train: &Dataset) -> ModelReport {
+    ModelReport {
+        view: view.to_string(),
+        model: arch.as_str().to_string(),
+        accuracy: r.metrics.accuracy,
+        macro_f1: r.metrics.macro_f1,
+        per_class: r.metrics.per_class.clone(),
+        confusion: r.metrics.confusion.clone(),
+        train_seconds: r.train_seconds,
+        train_flows: train.counts().0,
+        best_epoch: r
+            .entry
+            .training
+            .get("best_epoch")
+            .and_then(|v| v.as_u64())
+            .map(|v| v as usize),
+        hit_time_budget: r.stopped_by_time_cap,
+        curve: r.curve.clone(),
+    }
 }
 
 /// report.json, report.md and every SVG.
@@ -199,7 +487,12 @@ pub fn write_report(report: &Report, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spec(args: &ReproduceArgs, plan: &Plan, root: &Path, view: View) -> anyhow::Result<BuildSpec> {
+fn spec(
+    args: &ReproduceArgs,
+    budgets: &Budgets,
+    root: &Path,
+    view: View,
+) -> anyhow::Result<BuildSpec> {
     let name = root
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -209,8 +502,8 @@ fn spec(args: &ReproduceArgs, plan: &Plan, root: &Path, view: View) -> anyhow::R
         roots: vec![root.to_path_buf()],
         labels: None,
         repr: Representation::new(args.packets, args.bytes_per_packet, view)?,
-        max_per_class: plan.budgets.max_per_class,
-        min_per_class: plan.budgets.min_per_class,
+        max_per_class: budgets.max_per_class,
+        min_per_class: budgets.min_per_class,
         seed: args.seed,
         split_by: SplitBy::Flow,
     })
@@ -232,113 +525,6 @@ pub fn cap_training(ds: &Dataset, per_class: usize, seed: u64) -> Dataset {
     }
     keep.sort_unstable();
     ds.subset(&keep)
-}
-
-fn reproduce_dataset(
-    args: &ReproduceArgs,
-    plan: &Plan,
-    archs: &[Architecture],
-    root: &Path,
-    runs: &Path,
-    commit: &str,
-) -> anyhow::Result<DatasetReport> {
-    let b = &plan.budgets;
-    let mut results = Vec::new();
-    let mut attention = None;
-    let mut info: Option<(Dataset, usize)> = None;
-    for view in [View::All, View::Key] {
-        let view_name = view.kind();
-        let wanted: Vec<Architecture> = archs
-            .iter()
-            .copied()
-            .filter(|a| view_name == "key" || a.is_deep())
-            .collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        let (ds, _) = Dataset::build_cached(spec(args, plan, root, view)?, &args.cache)
-            .with_context(|| format!("dataset {}", root.display()))?;
-        let deep_ds = cap_training(&ds, b.deep_train_per_class, args.seed);
-        let out = runs.join(format!("{}.{view_name}", run::slug(&ds.spec.name)));
-        std::fs::create_dir_all(&out)
-            .with_context(|| format!("cannot create {}", out.display()))?;
-        let mut run_results: Vec<ModelResult> = Vec::new();
-        for &arch in &wanted {
-            let minutes = if arch == Architecture::Han {
-                plan.han_minutes
-            } else {
-                b.max_minutes_per_model
-            };
-            let opts = TrainOpts {
-                max_epochs: b.max_epochs,
-                batch_size: b.batch_size,
-                patience: b.patience,
-                max_minutes: minutes,
-                sae_pretrain_epochs: if args.quick { 1 } else { 2 },
-                seed: args.seed,
-                ..TrainOpts::default()
-            };
-            let train_ds = if arch.is_deep() { &deep_ds } else { &ds };
-            let bar = crate::progress::bar(
-                &format!("{} {view_name} {}", ds.spec.name, arch.as_str()),
-                opts.max_epochs as u64,
-            );
-            let r = run::train_one(arch, train_ds, &opts, &out, commit, &mut |s| {
-                crate::progress::epoch(&bar, s)
-            })?;
-            bar.finish_and_clear();
-            eprintln!(
-                "{}: test accuracy {:.4}, macro-F1 {:.4} ({:.1} s)",
-                r.entry.id, r.metrics.accuracy, r.metrics.macro_f1, r.train_seconds
-            );
-            if arch == Architecture::Han && view_name == "all" {
-                attention = Some(han_attention(&ds, &r, &out, args.seed)?);
-            }
-            results.push(ModelReport {
-                view: view_name.to_string(),
-                model: arch.as_str().to_string(),
-                accuracy: r.metrics.accuracy,
-                macro_f1: r.metrics.macro_f1,
-                per_class: r.metrics.per_class.clone(),
-                confusion: r.metrics.confusion.clone(),
-                train_seconds: r.train_seconds,
-                train_flows: train_ds.counts().0,
-                best_epoch: r
-                    .entry
-                    .training
-                    .get("best_epoch")
-                    .and_then(|v| v.as_u64())
-                    .map(|v| v as usize),
-                hit_time_budget: arch.is_deep()
-                    && r.curve.len() < opts.max_epochs
-                    && r.train_seconds > minutes * 60.0,
-                curve: r.curve.clone(),
-            });
-            run_results.push(r);
-        }
-        // Packs name the dataset as the models were tested on it: the full
-        // dataset (test side identical; deep models saw fewer training flows).
-        let manifest = Manifest::new(vec![run::pack(&ds, &run_results)]);
-        std::fs::write(out.join("manifest.json"), manifest.to_json())?;
-        std::fs::write(
-            out.join("results.json"),
-            serde_json::to_string_pretty(&run_results)?,
-        )?;
-        info = Some((ds, deep_ds.counts().0));
-    }
-    let (ds, deep_train_flows) = info.context("no model to train")?;
-    let (train, val, test) = ds.counts();
-    Ok(DatasetReport {
-        name: ds.spec.name.clone(),
-        classes: ds.classes.clone(),
-        flows: Flows { train, val, test },
-        deep_train_flows,
-        data_hash: ds.data_hash.clone(),
-        left_out: ds.left_out.clone(),
-        unlabelled: ds.unlabelled,
-        results,
-        attention,
-    })
 }
 
 /// Table 2: HAN's attention on the test side of the `all` dataset.

@@ -28,6 +28,9 @@ pub struct ModelResult {
     pub metrics: Metrics,
     pub curve: Vec<EpochStat>,
     pub train_seconds: f64,
+    /// Deep models: training stopped on the wall-clock safety cap.
+    #[serde(default)]
+    pub stopped_by_time_cap: bool,
 }
 
 pub fn parse_architecture(s: &str) -> anyhow::Result<Architecture> {
@@ -127,6 +130,7 @@ pub fn train_one(
 ) -> anyhow::Result<ModelResult> {
     let start = Instant::now();
     let id = model_id(ds, arch);
+    let mut stopped_by_time_cap = false;
     let (config, bytes, curve, training, ext) = match arch {
         Architecture::C45 => {
             let doc = c45_fit::fit_c45(&feature_table(ds, Side::Train), &Default::default())?;
@@ -147,7 +151,8 @@ pub fn train_one(
                 _ => ModelKind::Han,
             };
             let t = train::train(kind, ds, opts, progress)?;
-            let info = serde_json::json!({"optimiser": "AdamW", "opts": opts, "best_epoch": t.best_epoch, "epochs_run": t.curve.len()});
+            stopped_by_time_cap = t.stopped_by_time;
+            let info = serde_json::json!({"optimiser": "AdamW", "opts": opts, "best_epoch": t.best_epoch, "epochs_run": t.curve.len(), "stopped_by_time_cap": t.stopped_by_time, "train_flows": ds.counts().0});
             (Some(t.config), t.weights, t.curve, info, "safetensors")
         }
     };
@@ -191,6 +196,7 @@ pub fn train_one(
         metrics,
         curve,
         train_seconds,
+        stopped_by_time_cap,
     })
 }
 

@@ -2,15 +2,18 @@
 //! validation accuracy, greedy layer-wise pre-training for the SAE.
 //!
 //! Deterministic for a given seed: candle's CPU device cannot be seeded, so
-//! after the model is built every initialised tensor is redrawn from a
-//! seeded ChaCha with the same spread ([`reseed`]); batches are shuffled by
-//! the same generator.
+//! models are built on a var map that draws every initial weight from a
+//! seeded ChaCha as the layer's [`Init`] asks ([`seeded_model`]); batches
+//! are shuffled by a generator of the same seed. On one thread (as
+//! `trainer reproduce` runs each model) the arithmetic is in a fixed order
+//! too, so a run repeats exactly.
 
 use std::time::Instant;
 
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{AdamW, Init, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use flowlens_core::models::{serialize_varmap, Model, ModelConfig, ModelInput, ModelKind, Sae};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -29,8 +32,9 @@ pub struct TrainOpts {
     pub patience: usize,
     /// Epochs of reconstruction pre-training per SAE layer.
     pub sae_pretrain_epochs: usize,
-    /// Wall-clock budget for this model (minutes); training stops at the
-    /// end of the epoch that passes it. The best epoch so far is kept.
+    /// Wall-clock safety cap for this model (minutes); training stops at the
+    /// end of the epoch that passes it and says so ([`Trained::stopped_by_time`]).
+    /// The best epoch so far is kept. Budgets are `max_epochs`, not this.
     pub max_minutes: f64,
     pub seed: u64,
 }
@@ -66,6 +70,9 @@ pub struct Trained {
     pub weights: Vec<u8>,
     pub curve: Vec<EpochStat>,
     pub best_epoch: usize,
+    /// Training stopped on the wall-clock safety cap, not on its epoch
+    /// count or early stopping.
+    pub stopped_by_time: bool,
 }
 
 /// Rows `idx` of the dataset as one input batch.
@@ -141,11 +148,8 @@ pub fn train(
     let device = Device::Cpu;
     let [p, b] = ds.spec.repr.shape();
     let config = ModelConfig::new(kind, ds.classes.len(), p, b);
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
-    let model = Model::new(&config, vb).context("building the model")?;
+    let (varmap, model) = seeded_model(&config, opts.seed, &device)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
-    reseed(&varmap, &mut rng, &device)?;
     let train_idx = ds.indices(Side::Train);
     let val_idx = ds.indices(Side::Val);
     anyhow::ensure!(!train_idx.is_empty(), "no training flows");
@@ -163,18 +167,13 @@ pub fn train(
     let mut curve = Vec::new();
     let mut best = (f64::NEG_INFINITY, 0usize, serialize_varmap(&varmap)?);
     let mut order = train_idx.clone();
+    let mut stopped_by_time = false;
     for epoch in 1..=opts.max_epochs {
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0;
         let mut batches = 0;
         for chunk in order.chunks(opts.batch_size) {
-            let input = batch_input(ds, chunk, &device)?;
-            let labels: Vec<u32> = chunk.iter().map(|&i| ds.y[i]).collect();
-            let labels = Tensor::new(labels.as_slice(), &device)?;
-            let logits = model.logits(&input)?; // [batch, classes]
-            let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
-            opt.backward_step(&loss)?;
-            loss_sum += f64::from(loss.to_scalar::<f32>()?);
+            loss_sum += train_step(&model, &mut opt, ds, chunk, &device)?;
             batches += 1;
         }
         let val_accuracy = accuracy(&model, ds, &val_idx, 256, &device)?;
@@ -188,8 +187,11 @@ pub fn train(
         if val_accuracy > best.0 {
             best = (val_accuracy, epoch, serialize_varmap(&varmap)?);
         }
-        let out_of_time = start.elapsed().as_secs_f64() > opts.max_minutes * 60.0;
-        if epoch - best.1 >= opts.patience || out_of_time {
+        if epoch - best.1 >= opts.patience {
+            break;
+        }
+        if epoch < opts.max_epochs && start.elapsed().as_secs_f64() > opts.max_minutes * 60.0 {
+            stopped_by_time = true;
             break;
         }
     }
@@ -198,7 +200,65 @@ pub fn train(
         weights: best.2,
         curve,
         best_epoch: best.1,
+        stopped_by_time,
     })
+}
+
+/// One optimiser step on rows `chunk`; returns the batch's loss.
+fn train_step(
+    model: &Model,
+    opt: &mut AdamW,
+    ds: &Dataset,
+    chunk: &[usize],
+    device: &Device,
+) -> anyhow::Result<f64> {
+    let input = batch_input(ds, chunk, device)?;
+    let labels: Vec<u32> = chunk.iter().map(|&i| ds.y[i]).collect();
+    let labels = Tensor::new(labels.as_slice(), device)?;
+    let logits = model.logits(&input)?; // [batch, classes]
+    let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+    opt.backward_step(&loss)?;
+    Ok(f64::from(loss.to_scalar::<f32>()?))
+}
+
+/// Training throughput of one model: one epoch (forward, backward and
+/// AdamW step, batches of `opts.batch_size`) over the first `flows`
+/// training rows of `ds`, after one warm-up batch. SAE: fine-tuning only
+/// (its pre-training steps are cheaper). Returns (flows, wall seconds).
+pub fn epoch_throughput(
+    kind: ModelKind,
+    ds: &Dataset,
+    opts: &TrainOpts,
+    flows: usize,
+) -> anyhow::Result<(usize, f64)> {
+    let device = Device::Cpu;
+    let [p, b] = ds.spec.repr.shape();
+    let config = ModelConfig::new(kind, ds.classes.len(), p, b);
+    let (varmap, model) = seeded_model(&config, opts.seed, &device)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut rows = ds.indices(Side::Train);
+    rows.shuffle(&mut rng);
+    rows.truncate(flows);
+    anyhow::ensure!(!rows.is_empty(), "no training flows");
+    let params = ParamsAdamW {
+        lr: opts.learning_rate,
+        weight_decay: opts.weight_decay,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(varmap.all_vars(), params)?;
+    let batch = opts.batch_size.max(1);
+    train_step(
+        &model,
+        &mut opt,
+        ds,
+        &rows[..batch.min(rows.len())],
+        &device,
+    )?; // warm up
+    let start = Instant::now();
+    for chunk in rows.chunks(batch) {
+        train_step(&model, &mut opt, ds, chunk, &device)?;
+    }
+    Ok((rows.len(), start.elapsed().as_secs_f64()))
 }
 
 /// Greedy layer-wise pre-training: auto-encoder `i` learns to reconstruct
@@ -249,42 +309,130 @@ fn pretrain_sae(
     Ok(())
 }
 
-/// Redraw every variable (in name order) as uniform noise with the standard
-/// deviation candle's initialiser gave it; constant tensors (zero biases,
-/// unit scales) are left as they are. Makes initialisation a function of
-/// the seed alone.
-fn reseed(
-    varmap: &VarMap,
-    rng: &mut rand_chacha::ChaCha8Rng,
-    device: &Device,
-) -> anyhow::Result<()> {
-    use rand::Rng;
-    let data = varmap
-        .data()
-        .lock()
-        .map_err(|_| anyhow::anyhow!("var map poisoned"))?;
-    let mut names: Vec<&String> = data.keys().collect();
-    names.sort();
-    for name in names {
-        let var = &data[name];
-        let t = var.as_tensor();
-        let values = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-        let n = values.len() as f64;
-        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n.max(1.0);
-        let var_ = values
-            .iter()
-            .map(|&v| (f64::from(v) - mean).powi(2))
-            .sum::<f64>()
-            / n.max(1.0);
-        if var_ <= 0.0 {
-            continue;
-        }
-        let bound = (3.0 * var_).sqrt() as f32;
-        let mean = mean as f32;
-        let fresh: Vec<f32> = (0..values.len())
-            .map(|_| mean + rng.random_range(-bound..bound))
-            .collect();
-        var.set(&Tensor::from_vec(fresh, t.shape(), device)?.to_dtype(t.dtype())?)?;
+/// A [`VarMap`] backend whose new variables are drawn from a seeded
+/// generator, following the initialisation each layer asks for
+/// ([`Init`]: constants, uniform, normal, Kaiming as candle computes it).
+/// candle's CPU device cannot be seeded, so this makes a model's initial
+/// weights a function of the seed and the order the model creates them in.
+struct SeededVarMap {
+    map: VarMap,
+    rng: std::sync::Mutex<rand_chacha::ChaCha8Rng>,
+}
+
+impl SeededVarMap {
+    fn draw(&self, n: usize, init: Init) -> candle_core::Result<Vec<f32>> {
+        use rand::Rng;
+        let mut rng = self
+            .rng
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("initialiser poisoned".into()))?;
+        let mut uniform = |lo: f64, up: f64| -> Vec<f32> {
+            (0..n).map(|_| rng.random_range(lo..up) as f32).collect()
+        };
+        let normal = |mean: f64, std: f64, rng: &mut rand_chacha::ChaCha8Rng| -> Vec<f32> {
+            // Box-Muller.
+            (0..n)
+                .map(|_| {
+                    let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+                    let u2: f64 = rng.random();
+                    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    (mean + std * z) as f32
+                })
+                .collect()
+        };
+        Ok(match init {
+            Init::Const(c) => vec![c as f32; n],
+            Init::Uniform { lo, up } => uniform(lo, up),
+            Init::Randn { mean, stdev } => {
+                drop(uniform);
+                normal(mean, stdev, &mut rng)
+            }
+            Init::Kaiming { .. } => {
+                return Err(candle_core::Error::Msg(
+                    "Kaiming initialisation must be resolved to a distribution first".into(),
+                ))
+            }
+        })
     }
-    Ok(())
+}
+
+impl SimpleBackend for SeededVarMap {
+    fn get(
+        &self,
+        shape: candle_core::Shape,
+        name: &str,
+        init: Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let mut data = self
+            .map
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("var map poisoned".into()))?;
+        if let Some(var) = data.get(name) {
+            if var.shape() != &shape {
+                return Err(candle_core::Error::Msg(format!(
+                    "{name}: shape {:?} requested, {:?} exists",
+                    shape.dims(),
+                    var.shape().dims()
+                )));
+            }
+            return Ok(var.as_tensor().clone());
+        }
+        let init = match init {
+            Init::Kaiming {
+                dist,
+                fan,
+                non_linearity,
+            } => {
+                let std = non_linearity.gain() / (fan.for_shape(&shape) as f64).sqrt();
+                match dist {
+                    candle_nn::init::NormalOrUniform::Uniform => Init::Uniform {
+                        lo: -(3f64.sqrt() * std),
+                        up: 3f64.sqrt() * std,
+                    },
+                    candle_nn::init::NormalOrUniform::Normal => Init::Randn {
+                        mean: 0.0,
+                        stdev: std,
+                    },
+                }
+            }
+            other => other,
+        };
+        let values = self.draw(shape.elem_count(), init)?;
+        let var = Var::from_tensor(&Tensor::from_vec(values, shape, dev)?.to_dtype(dtype)?)?;
+        data.insert(name.to_string(), var.clone());
+        Ok(var.as_tensor().clone())
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        Err(candle_core::Error::Msg(format!(
+            "{name}: a training var map needs the shape"
+        )))
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.map
+            .data()
+            .lock()
+            .map(|d| d.contains_key(name))
+            .unwrap_or(false)
+    }
+}
+
+/// A model of `config` with seeded initial weights, and its variables.
+pub fn seeded_model(
+    config: &ModelConfig,
+    seed: u64,
+    device: &Device,
+) -> anyhow::Result<(VarMap, Model)> {
+    let varmap = VarMap::new();
+    let backend = SeededVarMap {
+        map: varmap.clone(),
+        rng: std::sync::Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x696e_6974)),
+    };
+    let vb = VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone());
+    let model = Model::new(config, vb).context("building the model")?;
+    Ok((varmap, model))
 }

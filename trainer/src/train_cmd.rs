@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use flowlens_core::manifest::Manifest;
+use flowlens_core::models::ModelKind;
 
 use crate::dataset_cmd::DataArgs;
 use crate::run::{self, ModelResult};
@@ -87,4 +88,74 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     )?;
     eprintln!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct BenchTrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Comma-separated deep models: cnn,lstm,sae,han.
+    #[arg(long, default_value = "cnn,lstm,sae,han")]
+    pub models: String,
+    /// Training flows per model (one epoch over them).
+    #[arg(long, default_value_t = 1024)]
+    pub flows: usize,
+    /// HAN is slower: flows for it.
+    #[arg(long, default_value_t = 256)]
+    pub han_flows: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+/// `trainer bench-train`: training throughput (flows/s) per deep model on
+/// real flows: one epoch of forward, backward and AdamW step. Prints
+/// figures, asserts nothing.
+pub fn bench(args: &BenchTrainArgs) -> anyhow::Result<ExitCode> {
+    let ds = args.data.load()?;
+    let opts = TrainOpts {
+        batch_size: args.batch_size,
+        seed: args.data.seed,
+        ..TrainOpts::default()
+    };
+    println!(
+        "training throughput: {} ({} classes, {} train flows), batch {}, {} candle thread(s)",
+        ds.spec.name,
+        ds.classes.len(),
+        ds.counts().0,
+        args.batch_size,
+        candle_core::utils::get_num_threads()
+    );
+    println!(
+        "{:<5} {:>7} {:>9} {:>10} {:>12}",
+        "model", "flows", "seconds", "flows/s", "flows/cpu-s"
+    );
+    for name in args.models.split(',') {
+        let kind: ModelKind = name.trim().parse()?;
+        let flows = if kind == ModelKind::Han {
+            args.han_flows
+        } else {
+            args.flows
+        };
+        let cpu0 = cpu_secs();
+        let (n, secs) = crate::train::epoch_throughput(kind, &ds, &opts, flows)?;
+        let cpu = match (cpu0, cpu_secs()) {
+            (Some(a), Some(b)) if b > a => format!("{:.0}", n as f64 / (b - a)),
+            _ => "-".into(),
+        };
+        println!(
+            "{kind:<5} {n:>7} {secs:>9.2} {:>10.0} {cpu:>12}",
+            n as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// User + system CPU seconds of this process (Linux), `None` elsewhere.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
