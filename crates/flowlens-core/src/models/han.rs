@@ -397,10 +397,9 @@ impl BiGru {
     /// - returns `[N, T, 2 * hidden]`
     pub(crate) fn forward_steps(&self, xs: &[Tensor]) -> Result<Tensor> {
         let t = xs.len();
-        let first = xs
-            .first()
-            .ok_or_else(|| candle_core::Error::Msg("a GRU needs at least one step".into()))?;
-        let n = first.dim(0)?;
+        if xs.is_empty() {
+            return Err(candle_core::Error::Msg("a GRU needs at least one step".into()).into());
+        }
         let fwd = xs
             .iter()
             .map(|x| self.project(x, 0))
@@ -409,13 +408,14 @@ impl BiGru {
             .iter()
             .map(|x| self.project(x, 1))
             .collect::<Result<Vec<_>>>()?; // T x [N, 4H]
-        self.run(t, n, first.device(), |step| {
-            Ok(Tensor::stack(&[&fwd[step], &rev[t - 1 - step]], 0)?) // [2, N, 4H]
-        })
+        let steps = (0..t)
+            .map(|step| Tensor::stack(&[&fwd[step], &rev[t - 1 - step]], 0)) // [2, N, 4H]
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        self.run(&Tensor::stack(&steps, 0)?) // [T, 2, N, 4H]
     }
 
     /// The step input of direction `k` for inputs `x`: `W_ih x + b_ih` with
-    /// the hidden biases folded in (see [`super::ops`]'s `gru_gates`):
+    /// the hidden biases folded in (see [`super::ops`]'s `gru_sequence`):
     /// `[x_r + b_hr, x_z + b_hz, x_n, b_hn]`.
     ///
     /// # Shapes
