@@ -4,9 +4,12 @@ use web_sys::File;
 use yew::prelude::*;
 
 use crate::bridge::{describe, WorkerBridge};
-use crate::components::{DropZone, ErrorBanner, FlowTable, ProgressPanel, SummaryPanel};
+use crate::components::{
+    ClassChart, DropZone, ErrorBanner, FlowDetailPane, FlowFilters, FlowTable, ModelsPanel,
+    ProgressPanel, SummaryPanel,
+};
 use crate::protocol::{self, ToWorker};
-use crate::state::{Action, AppContext, AppState};
+use crate::state::{Action, AppContext, AppState, Phase};
 
 #[function_component(App)]
 pub fn app() -> Html {
@@ -89,6 +92,59 @@ pub fn app() -> Html {
         })
     };
 
+    // Once a file is read and the models are known, run the chosen pack on
+    // its flows; again whenever the user picks another pack.
+    {
+        let bridge = bridge.clone();
+        let dispatcher = state.dispatcher();
+        let job = state.job;
+        let ready = state.phase == Phase::Done && !state.flows.0.is_empty();
+        let pack = state.pack().map(|p| p.id.clone());
+        let next_run = state.inference.run.wrapping_add(1);
+        use_effect_with((job, ready, pack), move |(job, ready, pack)| {
+            if let (true, Some(pack)) = (*ready, pack.clone()) {
+                let command = ToWorker::Classify {
+                    job: *job,
+                    run: next_run,
+                    pack: pack.clone(),
+                };
+                dispatcher.dispatch(Action::Classify {
+                    run: next_run,
+                    pack,
+                });
+                send(&bridge, &command, &dispatcher);
+            }
+        });
+    }
+
+    // Ask the worker about the selected flow; again when more models have
+    // answered (the pane then shows them all).
+    {
+        let bridge = bridge.clone();
+        let dispatcher = state.dispatcher();
+        let key = (
+            state.job,
+            state.inference.run,
+            state.selected_flow,
+            state.inference.status,
+        );
+        use_effect_with(key, move |(job, run, flow, _)| {
+            if let Some(flow) = *flow {
+                let command = ToWorker::Detail {
+                    job: *job,
+                    run: *run,
+                    flow,
+                };
+                send(&bridge, &command, &dispatcher);
+            }
+        });
+    }
+
+    let on_pack = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |id: String| dispatcher.dispatch(Action::SelectPack(id)))
+    };
+
     html! {
         <ContextProvider<AppContext> context={state}>
             <header class="masthead">
@@ -99,9 +155,34 @@ pub fn app() -> Html {
                 <DropZone {on_file} />
                 <ProgressPanel {on_cancel} />
                 <ErrorBanner />
+                <ModelsPanel {on_pack} />
                 <SummaryPanel />
-                <FlowTable />
+                <div class="results">
+                    <div class="results-main">
+                        <ClassChart />
+                        <FlowFilters />
+                        <FlowTable />
+                    </div>
+                    <FlowDetailPane />
+                </div>
             </main>
         </ContextProvider<AppContext>>
+    }
+}
+
+/// Post `command` to the worker; a failure becomes a readable error.
+fn send(
+    bridge: &std::rc::Rc<std::cell::RefCell<Option<WorkerBridge>>>,
+    command: &ToWorker,
+    dispatcher: &yew::UseReducerDispatcher<AppState>,
+) {
+    let sent = match bridge.borrow().as_ref() {
+        Some(b) => b.send(command, None).map_err(|e| describe(&e)),
+        None => Err("it is not running".to_string()),
+    };
+    if let Err(e) = sent {
+        dispatcher.dispatch(Action::WorkerFailed(format!(
+            "The background worker could not be asked: {e}"
+        )));
     }
 }

@@ -12,6 +12,7 @@ pub mod app;
 pub mod bridge;
 pub mod components;
 pub mod format;
+pub mod infer;
 pub mod protocol;
 pub mod state;
 pub mod worker;

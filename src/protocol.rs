@@ -49,6 +49,12 @@ pub enum ToWorker {
     /// Stop `job` (and any earlier job) at the next slice boundary. The worker
     /// still answers with [`FromWorker::Done`] carrying the flows read so far.
     Cancel { job: u32 },
+    /// Run every model of `pack` on every flow of `job` (the worker keeps
+    /// the flows of its last job). A newer `run` stops older ones.
+    Classify { job: u32, run: u32, pack: String },
+    /// Everything the worker can say about one flow of `job` (the detail
+    /// pane): answered with [`FromWorker::Detail`].
+    Detail { job: u32, run: u32, flow: u32 },
 }
 
 /// A message from the worker to the page.
@@ -80,6 +86,167 @@ pub enum FromWorker {
         #[serde(default)]
         worker_memory_bytes: u64,
     },
+    /// The published models (`models/manifest.json`), sent once after
+    /// [`FromWorker::Ready`]. `packs` is empty when there are none;
+    /// `missing` says the manifest is not there (not an error: the page
+    /// still lists flows); `error` says it is there but unusable.
+    Models {
+        packs: Vec<PackInfo>,
+        missing: Option<String>,
+        error: Option<String>,
+    },
+    /// A [`ToWorker::Classify`] started: these models will run, in order.
+    InferenceStarted {
+        job: u32,
+        run: u32,
+        pack: String,
+        models: Vec<ModelInfo>,
+        flows: u32,
+    },
+    /// Predictions of model number `model` (index into `InferenceStarted::models`)
+    /// for flows `start .. start + labels.len()`.
+    Predictions {
+        job: u32,
+        run: u32,
+        model: u32,
+        start: u32,
+        /// Index into the model's classes.
+        labels: Vec<u16>,
+        /// Probability of the predicted class.
+        confidences: Vec<f32>,
+    },
+    /// Model `model` ran on every flow: `flows` flows in `compute_ms`
+    /// milliseconds of encoding and inference (not counting the weight
+    /// download, nor the pauses that let messages in).
+    ModelDone {
+        job: u32,
+        run: u32,
+        model: u32,
+        flows: u32,
+        compute_ms: f64,
+        load_ms: f64,
+    },
+    /// Model `model` could not be used (weights missing, wrong hash, ...);
+    /// the other models still run.
+    ModelFailed {
+        job: u32,
+        run: u32,
+        model: u32,
+        error: String,
+    },
+    /// Every model of the run has run on every flow (or failed).
+    InferenceDone { job: u32, run: u32 },
+    /// Answer to [`ToWorker::Detail`].
+    Detail(FlowDetail),
+}
+
+/// A model pack as the page offers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackInfo {
+    pub id: String,
+    pub title: String,
+    pub dataset: String,
+    pub classes: Vec<String>,
+    pub models: Vec<ModelInfo>,
+}
+
+/// One model of a pack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The manifest id.
+    pub id: String,
+    /// `cnn`, `lstm`, `sae`, `han`, `c45`, `knn`.
+    pub architecture: String,
+    /// Short name for column headers (`CNN`, `C4.5`, ...).
+    pub short: String,
+    pub classes: Vec<String>,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Packets x bytes the model reads, and its view (`all`, `key`, ...).
+    pub packets: u32,
+    pub bytes_per_packet: u32,
+    pub view: String,
+}
+
+impl PackInfo {
+    pub fn from_pack(p: &flowlens_core::manifest::Pack) -> Self {
+        PackInfo {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            dataset: p.dataset.name.clone(),
+            classes: p.dataset.classes.clone(),
+            models: p.models.iter().map(ModelInfo::from_entry).collect(),
+        }
+    }
+}
+
+impl ModelInfo {
+    pub fn from_entry(m: &flowlens_core::manifest::ModelEntry) -> Self {
+        let repr = &m.representation;
+        ModelInfo {
+            id: m.id.clone(),
+            architecture: m.architecture.as_str().to_string(),
+            short: short_name(m.architecture),
+            classes: m.classes.clone(),
+            accuracy: m.metrics.accuracy,
+            macro_f1: m.metrics.macro_f1,
+            packets: repr.packets() as u32,
+            bytes_per_packet: repr.bytes_per_packet() as u32,
+            view: view_name(repr.view()),
+        }
+    }
+}
+
+fn view_name(view: &flowlens_core::repr::View) -> String {
+    use flowlens_core::repr::View;
+    match view {
+        View::All => "all",
+        View::Key => "key",
+        View::Custom { .. } => "custom",
+    }
+    .to_string()
+}
+
+/// A model's name in a column header: `CNN`, `C4.5`, `k-NN`, ...
+fn short_name(a: flowlens_core::manifest::Architecture) -> String {
+    use flowlens_core::manifest::Architecture as A;
+    match a {
+        A::Cnn => "CNN",
+        A::Lstm => "LSTM",
+        A::Sae => "SAE",
+        A::Han => "HAN",
+        A::C45 => "C4.5",
+        A::Knn => "k-NN",
+    }
+    .to_string()
+}
+
+/// One flow, in depth: what each model of the current run says about it.
+/// The detail pane shows it; later views (attribution, share) extend it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowDetail {
+    pub job: u32,
+    pub run: u32,
+    pub flow: u32,
+    /// Per model of the run, in its order.
+    pub models: Vec<ModelOutput>,
+    /// The flow's first packets as the models see them (before the view),
+    /// field by field; the first model's representation decides P and B.
+    pub packets: Vec<flowlens_core::repr::PacketFields>,
+    pub error: Option<String>,
+}
+
+/// One model's full answer for one flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelOutput {
+    pub id: String,
+    /// Index into the model's classes.
+    pub label: u16,
+    pub probabilities: Vec<f32>,
+    /// Raw logits (deep models); the class probabilities for C4.5 and k-NN,
+    /// which have no logits.
+    pub logits: Vec<f32>,
+    pub error: Option<String>,
 }
 
 /// One flow as the page shows it. Addresses and protocol are written the way

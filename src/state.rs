@@ -8,7 +8,7 @@ use std::rc::Rc;
 use flowlens_core::Summary;
 use yew::prelude::*;
 
-use crate::protocol::{FlowRow, FromWorker};
+use crate::protocol::{FlowDetail, FlowRow, FromWorker, ModelInfo, PackInfo};
 
 /// What the components read: the state plus its dispatcher.
 pub type AppContext = UseReducerHandle<AppState>;
@@ -36,15 +36,185 @@ impl Phase {
     }
 }
 
-/// The flows of the last finished job, shared without copying. Two values
-/// are equal when they are the same allocation (cheap memo keys).
-#[derive(Debug, Clone, Default)]
-pub struct SharedFlows(pub Rc<Vec<FlowRow>>);
+/// A value shared without copying. Two values are equal when they are the
+/// same allocation (cheap memo keys for big tables).
+#[derive(Debug, Default)]
+pub struct Shared<T>(pub Rc<T>);
 
-impl PartialEq for SharedFlows {
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for Shared<T> {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
     }
+}
+
+/// The flows of the last finished job.
+pub type SharedFlows = Shared<Vec<FlowRow>>;
+
+/// No prediction (yet) for a flow.
+pub const NO_LABEL: u16 = u16::MAX;
+
+/// One model's answers for every flow of the current run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelResults {
+    /// Per flow: index into the model's classes, or [`NO_LABEL`].
+    pub labels: Vec<u16>,
+    /// Per flow: probability of the predicted class.
+    pub confidences: Vec<f32>,
+    /// Flows predicted so far.
+    pub done: u32,
+    /// Set when the model ran on every flow.
+    pub timing: Option<ModelTiming>,
+    /// Why the model could not be used.
+    pub error: Option<String>,
+}
+
+impl ModelResults {
+    fn new(flows: usize) -> Self {
+        ModelResults {
+            labels: vec![NO_LABEL; flows],
+            confidences: vec![0.0; flows],
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelTiming {
+    pub flows: u32,
+    pub compute_ms: f64,
+    pub load_ms: f64,
+}
+
+/// Where running the models stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InferenceStatus {
+    /// Nothing to run (no file, no models).
+    #[default]
+    Idle,
+    /// Asked the worker; models are loading or running.
+    Running,
+    /// Every model ran on every flow.
+    Done,
+    /// The run ended, but some model could not be used.
+    Failed,
+}
+
+impl InferenceStatus {
+    /// The text of the `inference-status` element (a stable test hook).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InferenceStatus::Idle => "idle",
+            InferenceStatus::Running => "running",
+            InferenceStatus::Done => "done",
+            InferenceStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The models of one pack run on the current job's flows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Inference {
+    /// Id of the run; messages about other runs are stale.
+    pub run: u32,
+    /// The pack of this run.
+    pub pack: Option<String>,
+    pub status: InferenceStatus,
+    pub models: Shared<Vec<ModelInfo>>,
+    /// Per model, in the order of `models`.
+    pub results: Vec<Shared<ModelResults>>,
+    /// Problems of the run as a whole.
+    pub error: Option<String>,
+}
+
+impl Inference {
+    /// Labels of flow `i` by each model (`None`: not predicted yet).
+    pub fn labels_of(&self, i: usize) -> impl Iterator<Item = Option<&str>> + '_ {
+        self.models.0.iter().zip(&self.results).map(move |(m, r)| {
+            r.0.labels
+                .get(i)
+                .filter(|&&l| l != NO_LABEL)
+                .and_then(|&l| m.classes.get(l as usize))
+                .map(String::as_str)
+        })
+    }
+
+    /// The label most models give flow `i`, and how many give it out of how
+    /// many have answered. Ties go to the model listed first.
+    pub fn vote(&self, i: usize) -> Option<(&str, usize, usize)> {
+        let labels: Vec<&str> = self.labels_of(i).flatten().collect();
+        let mut best: Option<(&str, usize)> = None;
+        for &l in &labels {
+            let n = labels.iter().filter(|&&o| o == l).count();
+            if best.is_none_or(|(_, b)| n > b) {
+                best = Some((l, n));
+            }
+        }
+        best.map(|(l, n)| (l, n, labels.len()))
+    }
+
+    /// The label `by` gives flow `i`.
+    pub fn label_by(&self, by: ByModel, i: usize) -> Option<&str> {
+        match by {
+            ByModel::Majority => self.vote(i).map(|(l, _, _)| l),
+            ByModel::Model(m) => self.labels_of(i).nth(m).flatten(),
+        }
+    }
+
+    /// Errors of the run and of its models, as sentences.
+    pub fn errors(&self) -> Vec<String> {
+        self.error
+            .iter()
+            .cloned()
+            .chain(self.results.iter().filter_map(|r| r.0.error.clone()))
+            .collect()
+    }
+}
+
+/// Whose prediction the class filter and the chart use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ByModel {
+    /// The label most models agree on.
+    #[default]
+    Majority,
+    /// Model number `n` of the run.
+    Model(usize),
+}
+
+/// Which flows the table shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Filter {
+    /// Only flows `by` labels so.
+    pub class: Option<String>,
+    pub by: ByModel,
+    /// Only this protocol (`tcp`, `udp`, ...).
+    pub proto: Option<String>,
+    /// Only flows with this port on either side.
+    pub port: Option<u16>,
+}
+
+impl Filter {
+    pub fn is_active(&self) -> bool {
+        self.class.is_some() || self.proto.is_some() || self.port.is_some()
+    }
+}
+
+/// The published models as the worker found them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Models {
+    /// The worker has not said yet.
+    #[default]
+    Loading,
+    /// No manifest is published (not an error: flows are still listed).
+    Missing(String),
+    /// The manifest is there but cannot be used.
+    Broken(String),
+    Ready(Shared<Vec<PackInfo>>),
 }
 
 /// A column of the flow table.
@@ -142,6 +312,38 @@ pub struct AppState {
     pub sort: Sort,
     /// The worker's wasm memory after the last job (its peak).
     pub worker_memory_bytes: Option<u64>,
+    pub models: Models,
+    /// The pack the user picked (the first one until then).
+    pub selected_pack: Option<String>,
+    pub inference: Inference,
+    pub filter: Filter,
+    /// The flow shown in the detail pane (index in capture order).
+    pub selected_flow: Option<u32>,
+    /// The worker's answer about the selected flow.
+    pub detail: Option<Shared<FlowDetail>>,
+}
+
+impl AppState {
+    /// The pack to run: the user's pick, else the first published.
+    pub fn pack(&self) -> Option<&PackInfo> {
+        let Models::Ready(packs) = &self.models else {
+            return None;
+        };
+        match &self.selected_pack {
+            Some(id) => packs.0.iter().find(|p| &p.id == id),
+            None => packs.0.first(),
+        }
+    }
+
+    /// Errors to show about the models.
+    pub fn model_errors(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Models::Broken(e) = &self.models {
+            out.push(e.clone());
+        }
+        out.extend(self.inference.errors());
+        out
+    }
 }
 
 pub enum Action {
@@ -159,6 +361,16 @@ pub enum Action {
     WorkerFailed(String),
     /// Sort by this column; the same column again flips the direction.
     SortBy(Column),
+    /// The page asked the worker to run `pack` as `run`.
+    Classify {
+        run: u32,
+        pack: String,
+    },
+    /// The user picked another model pack.
+    SelectPack(String),
+    SetFilter(Filter),
+    /// Show this flow in the detail pane (`None` closes it).
+    SelectFlow(Option<u32>),
 }
 
 impl Reducible for AppState {
@@ -182,10 +394,51 @@ impl Reducible for AppState {
                         flows: 0,
                     },
                     sort: self.sort,
+                    models: self.models.clone(),
+                    selected_pack: self.selected_pack.clone(),
+                    inference: Inference {
+                        run: self.inference.run,
+                        ..Inference::default()
+                    },
+                    filter: Filter {
+                        by: self.filter.by,
+                        ..Filter::default()
+                    },
                     ..AppState::default()
                 };
             }
             Action::Worker(FromWorker::Ready) => return self,
+            Action::Worker(FromWorker::Models {
+                packs,
+                missing,
+                error,
+            }) => {
+                next.models = match (error, missing) {
+                    (Some(e), _) => Models::Broken(e),
+                    (None, Some(m)) => Models::Missing(m),
+                    (None, None) if packs.is_empty() => {
+                        Models::Missing("the model list holds no model pack".into())
+                    }
+                    (None, None) => Models::Ready(Shared(Rc::new(packs))),
+                };
+            }
+            Action::Worker(
+                msg @ (FromWorker::InferenceStarted { .. }
+                | FromWorker::Predictions { .. }
+                | FromWorker::ModelDone { .. }
+                | FromWorker::ModelFailed { .. }
+                | FromWorker::InferenceDone { .. }),
+            ) => {
+                if !next.on_inference(msg) {
+                    return self;
+                }
+            }
+            Action::Worker(FromWorker::Detail(detail)) => {
+                if detail.job != self.job || Some(detail.flow) != self.selected_flow {
+                    return self;
+                }
+                next.detail = Some(Shared(Rc::new(detail)));
+            }
             Action::Worker(FromWorker::Progress {
                 job,
                 bytes_done,
@@ -221,7 +474,7 @@ impl Reducible for AppState {
                     flows: flows.len() as u64,
                 };
                 next.phase = Phase::Done;
-                next.flows = SharedFlows(Rc::new(flows));
+                next.flows = Shared(Rc::new(flows));
                 next.summary = Some(summary);
                 next.error = error;
                 next.cancelled = cancelled;
@@ -239,6 +492,30 @@ impl Reducible for AppState {
                     next.phase = Phase::Done;
                 }
             }
+            Action::Classify { run, pack } => {
+                next.inference = Inference {
+                    run,
+                    pack: Some(pack),
+                    status: InferenceStatus::Running,
+                    ..Inference::default()
+                };
+                next.detail = None;
+                if !matches!(self.filter.by, ByModel::Majority) {
+                    next.filter.by = ByModel::Majority;
+                }
+                next.filter.class = None;
+            }
+            Action::SelectPack(id) => {
+                next.selected_pack = Some(id);
+            }
+            Action::SetFilter(filter) => next.filter = filter,
+            Action::SelectFlow(flow) => {
+                if flow == self.selected_flow {
+                    return self;
+                }
+                next.selected_flow = flow;
+                next.detail = None;
+            }
             Action::SortBy(column) => {
                 next.sort = if self.sort.column == column {
                     Sort {
@@ -254,6 +531,113 @@ impl Reducible for AppState {
             }
         }
         Rc::new(next)
+    }
+}
+
+impl AppState {
+    /// Apply a message about the current run; false if it is stale.
+    fn on_inference(&mut self, msg: FromWorker) -> bool {
+        let (my_job, my_run) = (self.job, self.inference.run);
+        let current = move |job: u32, run: u32| job == my_job && run == my_run;
+        match msg {
+            FromWorker::InferenceStarted {
+                job,
+                run,
+                models,
+                flows,
+                ..
+            } => {
+                if !current(job, run) {
+                    return false;
+                }
+                let inf = &mut self.inference;
+                inf.results = models
+                    .iter()
+                    .map(|_| Shared(Rc::new(ModelResults::new(flows as usize))))
+                    .collect();
+                inf.models = Shared(Rc::new(models));
+            }
+            FromWorker::Predictions {
+                job,
+                run,
+                model,
+                start,
+                labels,
+                confidences,
+            } => {
+                if !current(job, run) {
+                    return false;
+                }
+                let Some(r) = self.inference.results.get_mut(model as usize) else {
+                    return false;
+                };
+                let r = Rc::make_mut(&mut r.0);
+                let start = start as usize;
+                for (k, (l, c)) in labels.iter().zip(&confidences).enumerate() {
+                    if let (Some(dl), Some(dc)) = (
+                        r.labels.get_mut(start + k),
+                        r.confidences.get_mut(start + k),
+                    ) {
+                        *dl = *l;
+                        *dc = *c;
+                    }
+                }
+                r.done = r.done.saturating_add(labels.len() as u32);
+            }
+            FromWorker::ModelDone {
+                job,
+                run,
+                model,
+                flows,
+                compute_ms,
+                load_ms,
+            } => {
+                if !current(job, run) {
+                    return false;
+                }
+                let Some(r) = self.inference.results.get_mut(model as usize) else {
+                    return false;
+                };
+                Rc::make_mut(&mut r.0).timing = Some(ModelTiming {
+                    flows,
+                    compute_ms,
+                    load_ms,
+                });
+            }
+            FromWorker::ModelFailed {
+                job,
+                run,
+                model,
+                error,
+            } => {
+                if !current(job, run) {
+                    return false;
+                }
+                match self.inference.results.get_mut(model as usize) {
+                    Some(r) => Rc::make_mut(&mut r.0).error = Some(error),
+                    None => self.inference.error = Some(error),
+                }
+            }
+            FromWorker::InferenceDone { job, run } => {
+                if !current(job, run) {
+                    return false;
+                }
+                let inf = &mut self.inference;
+                let ok = inf.error.is_none()
+                    && !inf.results.is_empty()
+                    && inf
+                        .results
+                        .iter()
+                        .all(|r| r.0.error.is_none() && r.0.timing.is_some());
+                inf.status = if ok {
+                    InferenceStatus::Done
+                } else {
+                    InferenceStatus::Failed
+                };
+            }
+            _ => return false,
+        }
+        true
     }
 }
 

@@ -2,15 +2,23 @@
 //! [`crate::state::AppContext`] and change it only by dispatching actions
 //! (or, for commands to the worker, through callbacks from [`crate::app`]).
 
+mod class_chart;
 mod drop_zone;
 mod error_banner;
+mod filters;
+mod flow_detail;
 mod flow_table;
+mod models_panel;
 mod progress;
 mod summary;
 
+pub use class_chart::ClassChart;
 pub use drop_zone::DropZone;
 pub use error_banner::ErrorBanner;
+pub use filters::FlowFilters;
+pub use flow_detail::FlowDetailPane;
 pub use flow_table::FlowTable;
+pub use models_panel::ModelsPanel;
 pub use progress::ProgressPanel;
 pub use summary::SummaryPanel;
 
