@@ -147,15 +147,18 @@ impl Inference {
     /// The label most models give flow `i`, and how many give it out of how
     /// many have answered. Ties go to the model listed first.
     pub fn vote(&self, i: usize) -> Option<(&str, usize, usize)> {
-        let labels: Vec<&str> = self.labels_of(i).flatten().collect();
+        // At most a handful of models: count pairs, allocate nothing (this
+        // runs for every flow whenever the chart is redrawn).
         let mut best: Option<(&str, usize)> = None;
-        for &l in &labels {
-            let n = labels.iter().filter(|&&o| o == l).count();
+        let mut answered = 0;
+        for l in self.labels_of(i).flatten() {
+            answered += 1;
+            let n = self.labels_of(i).flatten().filter(|&o| o == l).count();
             if best.is_none_or(|(_, b)| n > b) {
                 best = Some((l, n));
             }
         }
-        best.map(|(l, n)| (l, n, labels.len()))
+        best.map(|(l, n)| (l, n, answered))
     }
 
     /// The label `by` gives flow `i`.
@@ -793,5 +796,106 @@ mod tests {
         assert!(s.error.is_none());
         assert!(s.flows.0.is_empty());
         assert_eq!(s.sort.column, Column::Dport);
+    }
+
+    fn model(id: &str) -> ModelInfo {
+        ModelInfo {
+            id: id.into(),
+            architecture: "cnn".into(),
+            short: "CNN".into(),
+            classes: vec!["a".into(), "b".into()],
+            accuracy: 1.0,
+            macro_f1: 1.0,
+            packets: 8,
+            bytes_per_packet: 128,
+            view: "all".into(),
+        }
+    }
+
+    /// A state with `flows` flows read and run 7 of `models` started.
+    fn running(models: &[&str], flows: usize) -> Rc<AppState> {
+        let s = Rc::new(AppState::default()).reduce(Action::Start {
+            job: 1,
+            file_name: "a.pcap".into(),
+            bytes_total: 10,
+        });
+        let s = s.reduce(done(
+            1,
+            (0..flows).map(|i| row("10.0.0.1", i as u16, 1)).collect(),
+            None,
+        ));
+        let s = s.reduce(Action::Classify {
+            run: 7,
+            pack: "p".into(),
+        });
+        s.reduce(Action::Worker(FromWorker::InferenceStarted {
+            job: 1,
+            run: 7,
+            pack: "p".into(),
+            models: models.iter().map(|m| model(m)).collect(),
+            flows: flows as u32,
+        }))
+    }
+
+    fn predictions(model: u32, start: u32, labels: &[u16], run: u32) -> Action {
+        Action::Worker(FromWorker::Predictions {
+            job: 1,
+            run,
+            model,
+            start,
+            labels: labels.to_vec(),
+            confidences: vec![0.9; labels.len()],
+        })
+    }
+
+    #[test]
+    fn predictions_stream_in_and_votes_count_agreement() {
+        let s = running(&["m0", "m1", "m2"], 3);
+        assert_eq!(s.inference.status, InferenceStatus::Running);
+        let s = s.reduce(predictions(0, 0, &[0, 1], 7));
+        assert_eq!(s.inference.vote(0), Some(("a", 1, 1)));
+        assert_eq!(s.inference.vote(2), None, "flow 2 not predicted yet");
+        let s = s.reduce(predictions(0, 2, &[1], 7));
+        let s = s.reduce(predictions(1, 0, &[0, 0, 1], 7));
+        let s = s.reduce(predictions(2, 0, &[1, 0, 1], 7));
+        assert_eq!(s.inference.vote(0), Some(("a", 2, 3)));
+        assert_eq!(s.inference.vote(1), Some(("a", 2, 3)));
+        assert_eq!(s.inference.vote(2), Some(("b", 3, 3)));
+        assert_eq!(s.inference.label_by(ByModel::Model(2), 0), Some("b"));
+        // A stale run changes nothing.
+        let before = s.clone();
+        let s = s.reduce(predictions(0, 0, &[1, 1, 1], 6));
+        assert!(Rc::ptr_eq(&before, &s));
+    }
+
+    #[test]
+    fn the_run_is_done_only_when_every_model_ran_and_failed_otherwise() {
+        let model_done = |s: Rc<AppState>, m: u32| {
+            s.reduce(Action::Worker(FromWorker::ModelDone {
+                job: 1,
+                run: 7,
+                model: m,
+                flows: 2,
+                compute_ms: 1.0,
+                load_ms: 1.0,
+            }))
+        };
+        let end = Action::Worker(FromWorker::InferenceDone { job: 1, run: 7 });
+        let s = running(&["m0", "m1"], 2);
+        let s = model_done(model_done(s, 0), 1).reduce(end);
+        assert_eq!(s.inference.status, InferenceStatus::Done);
+        assert_eq!(s.inference.status.as_str(), "done");
+
+        let s = running(&["m0", "m1"], 2);
+        let s = model_done(s, 0).reduce(Action::Worker(FromWorker::ModelFailed {
+            job: 1,
+            run: 7,
+            model: 1,
+            error: "model m1: wrong hash".into(),
+        }));
+        let s = s.reduce(Action::Worker(FromWorker::InferenceDone { job: 1, run: 7 }));
+        assert_eq!(s.inference.status, InferenceStatus::Failed);
+        assert_eq!(s.model_errors(), vec!["model m1: wrong hash".to_string()]);
+        assert_eq!(s.flows.0.len(), 2, "flows are kept");
     }
 }

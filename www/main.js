@@ -2,6 +2,12 @@
 // (A separate file because the Content-Security-Policy allows no inline script.)
 import init, { start_app } from './pkg/flowlens.js';
 
+// Offline after the first visit (see sw.js). Not being able to register
+// (e.g. a private window) only costs the offline mode.
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('./sw.js').catch((err) => console.warn('flowlens: no offline mode:', err));
+}
+
 try {
   await init();
   start_app();

@@ -2,11 +2,14 @@
 // Env: FLOWLENS_URL (page served by xtask), BENCH_CAPTURES (newline-separated
 // real captures), BENCH_BIG (a ~1 GiB capture to drop into the page).
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const url = process.env.FLOWLENS_URL;
 const files = (process.env.BENCH_CAPTURES || '').split('\n').filter(Boolean);
 const big = process.env.BENCH_BIG;
+const ten = process.env.BENCH_10MB;
+const wasm = process.env.BENCH_WASM;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -50,6 +53,70 @@ try {
     const target = 64 * 2 ** 20 + 1.2 * 1024 * flows;
     console.log(`browser ${(size / 2 ** 30).toFixed(2)} GiB capture dropped: ${flows} flows in ${secs.toFixed(1)} s (${(size / secs / 1e6).toFixed(0)} MB/s incl. file reads and UI); worker wasm memory peak ${(mem / 2 ** 20).toFixed(1)} MiB (target 64 MiB + 1.2 KiB/flow = ${(target / 2 ** 20).toFixed(1)} MiB)`);
   }
+  if (wasm && fs.existsSync(wasm)) {
+    const raw = fs.readFileSync(wasm);
+    const gz = zlib.gzipSync(raw, { level: 9 });
+    console.log(`page wasm (no weights in it): ${(raw.length / 2 ** 20).toFixed(2)} MiB, gzipped ${(gz.length / 2 ** 20).toFixed(2)} MiB (target <= 3 MiB)`);
+  }
+  if (ten && fs.existsSync(ten)) await benchModels(ten);
 } finally {
   await browser.close();
+}
+
+/** Drop a 10 MB capture: time to first predictions, then each model's throughput. */
+async function benchModels(file) {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor();
+  const status = await page.getByTestId('models-status').count();
+  if (status > 0) {
+    console.log(`models: ${await page.getByTestId('models-status').textContent()} (no model figures)`);
+    await page.close();
+    return;
+  }
+  await page.locator('[data-testid=pack-select]').waitFor();
+  // The page's clock from just before the file goes in to the first prediction in the table.
+  await page.evaluate(() => {
+    window.__firstPrediction = new Promise((resolve) => {
+      const seen = () => document.querySelector('[data-testid=prediction]');
+      const observer = new MutationObserver(() => {
+        if (seen()) {
+          observer.disconnect();
+          resolve(performance.now());
+        }
+      });
+      observer.observe(document.body, { subtree: true, childList: true });
+    });
+    window.__dropAt = performance.now();
+  });
+  await page.setInputFiles('[data-testid="file-input"]', file);
+  const firstMs = await page.evaluate(async () => (await window.__firstPrediction) - window.__dropAt);
+  const waitDone = () =>
+    page.waitForFunction(() => /^(done|failed)$/.test(document.querySelector('[data-testid="inference-status"]')?.textContent ?? ''), null, { timeout: 600_000, polling: 250 });
+  await waitDone();
+  const flows = Number(await page.textContent('[data-testid="flow-count"]'));
+  const size = fs.statSync(file).size;
+  console.log(`browser drop -> first predictions, ${(size / 1e6).toFixed(1)} MB capture (${flows} flows): ${firstMs.toFixed(0)} ms (target <= 1 s)`);
+  const report = async () => {
+    const rows = await page.getByTestId('model-timing').evaluateAll((els) =>
+      els.map((e) => ({ id: e.dataset.model, flows: Number(e.dataset.flows), ms: Number(e.dataset.computeMs) })),
+    );
+    for (const r of rows) {
+      const rate = r.ms > 0 ? (r.flows / r.ms) * 1000 : NaN;
+      console.log(`browser inference ${r.id.padEnd(36)} ${String(r.flows).padStart(7)} flows in ${r.ms.toFixed(0).padStart(6)} ms = ${rate.toFixed(0).padStart(7)} flows/s (one thread, encoding included)`);
+    }
+  };
+  await report();
+  // A pack with the baselines, if the default has none.
+  const packs = await page.locator('[data-testid=pack-select] option').evaluateAll((os) => os.map((o) => o.value));
+  const manifest = await page.evaluate(async () => (await fetch('models/manifest.json')).json());
+  const first = manifest.packs[0];
+  const other = manifest.packs.find((p) => p !== first && p.models.some((m) => m.architecture === 'c45' || m.architecture === 'knn'));
+  if (other && packs.includes(other.id)) {
+    await page.selectOption('[data-testid=pack-select]', other.id);
+    await page.locator(`[data-testid=model-timing][data-model="${other.models[0].id}"]`).waitFor();
+    await waitDone();
+    await report();
+  }
+  await page.close();
 }

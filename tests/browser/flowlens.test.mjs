@@ -105,16 +105,45 @@ async function waitDone(page) {
   await page.getByTestId('parse-status').filter({ hasText: /^done$/ }).waitFor({ timeout: TIMEOUT_MS });
 }
 
+/**
+ * Every flow row of the (virtualised) table: scrolls it from top to bottom
+ * and collects the rows as they are rendered, by their `data-index`, with
+ * the predictions in each.
+ */
 async function pageRows(page) {
-  return page.getByTestId('flow-row').evaluateAll((rows) =>
-    rows.map((r) => ({
-      proto: r.dataset.proto,
-      src: r.dataset.src,
-      sport: Number(r.dataset.sport),
-      dst: r.dataset.dst,
-      dport: Number(r.dataset.dport),
-    })),
-  );
+  return page.evaluate(async () => {
+    const wrap = document.querySelector('[data-testid=flow-table]');
+    if (!wrap) return [];
+    const seen = new Map();
+    const settle = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 30)));
+    const collect = () => {
+      for (const r of document.querySelectorAll('[data-testid=flow-row]')) {
+        seen.set(r.dataset.index, {
+          index: Number(r.dataset.index),
+          proto: r.dataset.proto,
+          src: r.dataset.src,
+          sport: Number(r.dataset.sport),
+          dst: r.dataset.dst,
+          dport: Number(r.dataset.dport),
+          predictions: [...r.querySelectorAll('[data-testid=prediction]')].map((p) => ({
+            model: p.dataset.model,
+            label: p.dataset.label,
+          })),
+        });
+      }
+    };
+    wrap.scrollTop = 0;
+    await settle();
+    collect();
+    for (let guard = 0; guard < 100000; guard++) {
+      if (wrap.scrollTop + wrap.clientHeight >= wrap.scrollHeight - 1) break;
+      wrap.scrollTop += Math.max(1, wrap.clientHeight - 60);
+      await settle();
+      collect();
+    }
+    wrap.scrollTop = 0;
+    return [...seen.values()].sort((a, b) => a.index - b.index);
+  });
 }
 
 async function flowCount(page) {
@@ -294,5 +323,254 @@ test('cancel stops reading and keeps the flows read so far', async () => {
   assert.ok(count > 0, 'flows read before the cancel are kept');
   assert.equal((await pageRows(page)).length, count);
   assertStayedHome(session);
+  await context.close();
+});
+
+// ------------------------------------------------------------- inference
+
+const MANIFEST = path.join(ROOT, 'www', 'models', 'manifest.json');
+const manifest = fs.existsSync(MANIFEST) ? JSON.parse(fs.readFileSync(MANIFEST, 'utf8')) : null;
+const NO_MODELS = manifest
+  ? false
+  : 'skipped: www/models/manifest.json is absent (the weights are not published yet): no inference to test';
+if (!manifest) console.log(`# ${NO_MODELS}`);
+const SHARED = path.resolve(ROOT, '..', 'shared', 'data');
+// Real captures for inference: the browser fixtures, two from tests/data,
+// and, when ../shared/data is there, one capture of each training set.
+const INFER_CAPTURES = [
+  path.join(FIXTURES, 'dns-wiresharkrepo.pcap'),
+  path.join(FIXTURES, 'v6.pcap'),
+  path.join(ROOT, 'tests', 'data', 'KakaoTalk_talk.pcap'),
+  path.join(ROOT, 'tests', 'data', 'quic-33.pcapng'),
+];
+const SHARED_CAPTURES = [
+  'ISCX-VPN-nonVPN-784B/Chat/Chat_t10k_SessionAllLayers_784B.pcap',
+  'USTC-TFC2016-784B/BitTorrent/BitTorrent_t10k_SessionAllLayers_784B.pcap',
+  'nDPI-tests/DNS/1kxun.pcap',
+].map((p) => path.join(SHARED, p));
+const LOGIT_TOLERANCE = 1e-4;
+
+/** `trainer classify --json --logits` of one model: one object per flow, in capture order. */
+function cliClassify(file, modelId) {
+  const cargo = process.env.CARGO ?? 'cargo';
+  const args = ['run', '-q', '-p', 'trainer', '--', 'classify', '--models', MANIFEST, '--model', modelId, file, '--json', '--logits'];
+  const r = spawnSync(cargo, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.error) throw r.error;
+  if (r.status !== 0 && r.status !== 2) throw new Error(`trainer classify exited with ${r.status}:\n${r.stderr}`);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+async function waitInference(page, status = 'done') {
+  await page
+    .getByTestId('inference-status')
+    .filter({ hasText: new RegExp(`^${status}$`) })
+    .waitFor({ timeout: 5 * TIMEOUT_MS });
+}
+
+/** Run `pack` (the first one is run by default) and wait for every model. */
+async function runPack(page, pack) {
+  const select = page.getByTestId('pack-select');
+  if ((await select.inputValue()) !== pack.id) await select.selectOption(pack.id);
+  await page.locator(`[data-testid=model-timing][data-model="${pack.models[0].id}"]`).waitFor({ timeout: TIMEOUT_MS });
+  await waitInference(page);
+}
+
+/** Every row carries one prediction per model of `pack`, equal to the CLI's label. */
+function assertEveryFlowLabelled(rows, pack, cli) {
+  const ids = pack.models.map((m) => m.id);
+  for (const row of rows) {
+    assert.deepEqual(row.predictions.map((p) => p.model), ids, `flow ${row.index}: one prediction per model`);
+    for (const p of row.predictions) {
+      const want = cli[p.model][row.index];
+      assert.ok(want, `flow ${row.index}: trainer classify has no such flow`);
+      assert.equal(tupleKey(row), tupleKey(want), `flow ${row.index} is the CLI's flow ${row.index}`);
+      assert.equal(p.label, want.label, `flow ${row.index}, ${p.model}: page and trainer classify disagree`);
+    }
+  }
+}
+
+/** Open flow `index` in the detail pane and read every model's logits. */
+async function detailLogits(page, index, nModels) {
+  const row = page.locator(`[data-testid=flow-row][data-index="${index}"]`);
+  await row.scrollIntoViewIfNeeded();
+  await row.click();
+  const models = page.locator(`[data-testid=flow-detail][data-index="${index}"] [data-testid=detail-model][data-logits]`);
+  await page.waitForFunction(
+    ([sel, n]) => document.querySelectorAll(sel).length === n,
+    [`[data-testid=flow-detail][data-index="${index}"] [data-testid=detail-model][data-logits]`, nModels],
+    { timeout: TIMEOUT_MS },
+  );
+  return models.evaluateAll((els) =>
+    Object.fromEntries(els.map((e) => [e.dataset.model, e.dataset.logits.split(',').map(Number)])),
+  );
+}
+
+function assertClose(got, want, what) {
+  assert.equal(got.length, want.length, `${what}: ${got.length} values, want ${want.length}`);
+  for (let k = 0; k < want.length; k++) {
+    assert.ok(Math.abs(got[k] - want[k]) <= LOGIT_TOLERANCE, `${what}[${k}]: browser ${got[k]}, native ${want[k]}`);
+  }
+}
+
+for (const file of [...INFER_CAPTURES, ...SHARED_CAPTURES]) {
+  const shared = file.startsWith(SHARED);
+  const skip = NO_MODELS || (!fs.existsSync(file) && (shared ? `skipped: ${file} is absent (../shared/data not here)` : false));
+  test(`${path.basename(file)}: every model of the default pack labels every flow, as trainer classify does`, { skip }, async () => {
+    const pack = manifest.packs[0];
+    const expected = cliFlows(file);
+    const cli = Object.fromEntries(pack.models.map((m) => [m.id, cliClassify(file, m.id)]));
+    const session = await openPage();
+    const { page, context } = session;
+    await page.getByTestId('file-input').setInputFiles(file);
+    await waitDone(page);
+    await waitInference(page);
+    const rows = await pageRows(page);
+    assert.equal(await flowCount(page), expected.flows.length);
+    assert.equal(rows.length, expected.flows.length, 'every flow is in the table');
+    assertEveryFlowLabelled(rows, pack, cli);
+    assert.equal(await page.getByTestId('error').count(), 0, 'no error expected');
+    const timings = await page.getByTestId('model-timing').evaluateAll((els) => els.map((e) => Number(e.dataset.flows)));
+    assert.deepEqual(timings, pack.models.map(() => expected.flows.length), 'each model reports every flow');
+    assertStayedHome(session);
+    await context.close();
+  });
+}
+
+// Logits of every kind of model (the first pack, and a pack with the C4.5
+// and k-NN baselines when the manifest has one) equal those of the native
+// core through `trainer classify --logits`.
+test('parity: logits in the browser equal trainer classify --logits within 1e-4', { skip: NO_MODELS }, async () => {
+  const file = path.join(FIXTURES, 'v6.pcap');
+  const packs = [manifest.packs[0]];
+  const baselines = manifest.packs.find((p) => p.models.some((m) => m.architecture === 'c45' || m.architecture === 'knn'));
+  if (baselines && baselines !== packs[0]) packs.push(baselines);
+  const session = await openPage();
+  const { page, context } = session;
+  await page.getByTestId('file-input').setInputFiles(file);
+  await waitDone(page);
+  const n = await flowCount(page);
+  assert.ok(n > 3);
+  for (const pack of packs) {
+    await runPack(page, pack);
+    const cli = Object.fromEntries(pack.models.map((m) => [m.id, cliClassify(file, m.id)]));
+    for (const index of [0, 1, Math.floor(n / 2), n - 1]) {
+      const got = await detailLogits(page, index, pack.models.length);
+      for (const m of pack.models) {
+        assert.ok(got[m.id], `flow ${index}: no logits from ${m.id}`);
+        assertClose(got[m.id], cli[m.id][index].logits, `flow ${index}, ${m.id}`);
+      }
+    }
+  }
+  assertStayedHome(session);
+  await context.close();
+});
+
+/** A page whose `models/manifest.json` is `edit(manifest)` (service worker blocked so routing applies). */
+async function openPageWithManifest(edit, extraRoutes = async () => {}) {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const requests = [];
+  const problems = [];
+  context.on('request', (rq) => requests.push(rq.url()));
+  await context.route('**/models/manifest.json', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(edit(structuredClone(manifest))) }),
+  );
+  await extraRoutes(context);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(BASE);
+  await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor({ timeout: TIMEOUT_MS });
+  return { context, page, requests, problems };
+}
+
+test('a weight file whose sha256 differs from the manifest gives a readable error; flows and other models stay', { skip: NO_MODELS }, async () => {
+  const file = path.join(FIXTURES, 'dns-wiresharkrepo.pcap');
+  const expected = cliFlows(file);
+  const bad = manifest.packs[0].models[0];
+  const session = await openPageWithManifest((m) => {
+    m.packs[0].models[0].weights.sha256 = '0'.repeat(64);
+    return m;
+  });
+  const { page, context } = session;
+  await page.getByTestId('file-input').setInputFiles(file);
+  await waitDone(page);
+  await waitInference(page, 'failed');
+  const error = page.getByTestId('error');
+  await error.first().waitFor({ timeout: TIMEOUT_MS });
+  const text = await error.allTextContents();
+  assert.match(text.join(' '), new RegExp(`${bad.id}.*does not match the manifest: sha256`));
+  assert.equal(await flowCount(page), expected.flows.length, 'the flows are kept');
+  const rows = await pageRows(page);
+  assert.equal(rows.length, expected.flows.length);
+  const others = manifest.packs[0].models.slice(1).map((m) => m.id);
+  for (const row of rows) {
+    assert.deepEqual(row.predictions.map((p) => p.model), others, 'the other models still ran');
+  }
+  assertStayedHome(session);
+  await context.close();
+});
+
+test('an unknown manifest schema and a missing weight file give readable errors, never a crash', { skip: NO_MODELS }, async () => {
+  const file = path.join(FIXTURES, 'v6.pcap');
+  const expected = cliFlows(file);
+  {
+    const session = await openPageWithManifest((m) => ({ ...m, schema_version: 99 }));
+    const { page, context } = session;
+    await page.getByTestId('error').waitFor({ timeout: TIMEOUT_MS });
+    assert.match(await page.getByTestId('error').textContent(), /schema version 99 is not supported/);
+    await page.getByTestId('file-input').setInputFiles(file);
+    await waitDone(page);
+    assert.equal(await flowCount(page), expected.flows.length, 'flows are still listed');
+    assert.deepEqual(session.problems, []);
+    await context.close();
+  }
+  {
+    const missing = manifest.packs[0].models.at(-1);
+    const session = await openPageWithManifest(
+      (m) => m,
+      (context) => context.route(`**/models/${missing.weights.file}`, (route) => route.fulfill({ status: 404, body: 'not found' })),
+    );
+    const { page, context } = session;
+    await page.getByTestId('file-input').setInputFiles(file);
+    await waitDone(page);
+    await waitInference(page, 'failed');
+    assert.match((await page.getByTestId('error').allTextContents()).join(' '), new RegExp(`${missing.id}.*missing`));
+    assert.equal(await flowCount(page), expected.flows.length);
+    assertStayedHome(session);
+    await context.close();
+  }
+});
+
+test('after the first visit the page opens and classifies offline (service worker)', { skip: NO_MODELS }, async () => {
+  const file = path.join(FIXTURES, 'dns-wiresharkrepo.pcap');
+  const expected = cliFlows(file);
+  const context = await browser.newContext();
+  const requests = [];
+  context.on('request', (rq) => requests.push(rq.url()));
+  const page = await context.newPage();
+  await page.goto(BASE);
+  await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor({ timeout: TIMEOUT_MS });
+  // Wait for the service worker to be active and to have cached the default pack.
+  const pack = manifest.packs[0];
+  await page.waitForFunction(
+    async (files) => {
+      const reg = await navigator.serviceWorker.getRegistration();
+      if (!reg?.active) return false;
+      const cache = await caches.open('flowlens-v1');
+      const hits = await Promise.all(files.map((f) => cache.match(f)));
+      return hits.every(Boolean);
+    },
+    ['pkg/flowlens_bg.wasm', 'models/manifest.json', ...pack.models.map((m) => `models/${m.weights.file}`)],
+    { timeout: TIMEOUT_MS, polling: 200 },
+  );
+  await context.setOffline(true);
+  await page.reload();
+  await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor({ timeout: TIMEOUT_MS });
+  await page.getByTestId('file-input').setInputFiles(file);
+  await waitDone(page);
+  await waitInference(page);
+  const rows = await pageRows(page);
+  assert.equal(rows.length, expected.flows.length);
+  for (const row of rows) assert.equal(row.predictions.length, pack.models.length);
+  assert.deepEqual(requests.filter((u) => new URL(u).origin !== ORIGIN), []);
   await context.close();
 });

@@ -30,6 +30,11 @@ pub struct ClassifyArgs {
     /// Also print the logits / class probabilities.
     #[arg(long)]
     probabilities: bool,
+    /// Also print the raw logits (deep models; C4.5 and k-NN have none and
+    /// print their class probabilities), as the page's flow detail shows
+    /// them: the browser parity test compares the two.
+    #[arg(long)]
+    logits: bool,
 }
 
 #[derive(Serialize)]
@@ -44,6 +49,8 @@ struct Line<'a> {
     confidence: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
     probabilities: Option<&'a [f32]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logits: Option<&'a [f32]>,
 }
 
 pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
@@ -81,7 +88,15 @@ pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
         for chunk in analysis.flows.chunks(256) {
             let flows: Vec<&Flow> = chunk.iter().collect();
             let preds = clf.predict_flows(repr, &flows, &device)?;
-            for (f, p) in chunk.iter().zip(&preds) {
+            let logits: Vec<Vec<f32>> = match (&clf, args.logits) {
+                (_, false) => Vec::new(),
+                (Classifier::Deep(_), true) => {
+                    let x = repr.encode_batch(&flows);
+                    clf.logits_matrix(&x, flows.len(), repr, &device)?
+                }
+                (_, true) => preds.iter().map(|p| p.probabilities.clone()).collect(),
+            };
+            for (k, (f, p)) in chunk.iter().zip(&preds).enumerate() {
                 let label = entry
                     .classes
                     .get(p.class)
@@ -97,6 +112,7 @@ pub fn run(args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
                     label,
                     confidence: p.confidence(),
                     probabilities: args.probabilities.then_some(p.probabilities.as_slice()),
+                    logits: logits.get(k).map(Vec::as_slice),
                 };
                 if args.json {
                     serde_json::to_writer(&mut out, &line)?;

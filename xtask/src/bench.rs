@@ -5,7 +5,12 @@
 //! 2. native model inference (`flowlens-core/examples/bench_models`);
 //! 3. the same pipeline in headless Chromium (the page's `bench_pipeline`
 //!    export, timed in the page), and a 1 GiB capture dropped into the page:
-//!    flows found and the worker's peak wasm memory.
+//!    flows found and the worker's peak wasm memory;
+//! 4. the models in headless Chromium: the size of the page's wasm gzipped
+//!    (no weights in it), a 10 MB capture of many short flows dropped into
+//!    the page: time to the first predictions, then each model's throughput
+//!    as the worker measures it (encoding + inference, one thread), for the
+//!    default pack and for one with the C4.5 and k-NN baselines.
 //!
 //! Real captures: `../shared/data/LAB-siteA` (full-payload lab traffic) and
 //! `USTC-TFC2016-784B` (small packets, many flows) when present, else the
@@ -72,6 +77,14 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
         .or(captures.first())
         .context("no capture to build the 1 GiB file from")?;
     make_big_capture(seed, &big, 1 << 30)?;
+    // 10 MB of many short flows for the models: a USTC-TFC2016-784B capture
+    // (one session per few packets) repeated, else the same seed.
+    let ten = target_dir(root)?.join("bench").join("models-10mb.pcap");
+    let many_flows = captures
+        .iter()
+        .find(|p| p.to_string_lossy().contains("USTC-TFC2016-784B"))
+        .unwrap_or(seed);
+    make_big_capture(many_flows, &ten, 10 << 20)?;
     let server = serve::StaticServer::start(&root.join("www"), 0, false)?;
     let browser_dir = root.join("tests/browser");
     if !browser_dir.join("node_modules/playwright-core").exists() {
@@ -89,7 +102,9 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
             .arg("bench.mjs")
             .env("FLOWLENS_URL", server.url())
             .env("BENCH_CAPTURES", list.join("\n"))
-            .env("BENCH_BIG", &big),
+            .env("BENCH_BIG", &big)
+            .env("BENCH_10MB", &ten)
+            .env("BENCH_WASM", root.join("www/pkg/flowlens_bg.wasm")),
     );
     server.stop();
     result
