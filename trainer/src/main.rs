@@ -6,6 +6,9 @@ use clap::{Parser, Subcommand};
 
 // Not wired to a subcommand yet (issue #3): fitting is reached from tests only.
 #[allow(dead_code)]
+mod audit;
+mod audit_cmd;
+mod audit_report;
 mod baselines;
 mod classify_cmd;
 mod dataset;
@@ -56,6 +59,9 @@ enum Command {
     Publish(publish_cmd::PublishArgs),
     /// Training throughput per deep model (flows/s, one epoch on real flows).
     BenchTrain(train_cmd::BenchTrainArgs),
+    /// Shortcut audit (issue 5): perturbation, ablation, agreement, splits,
+    /// portability: OUT/audit.{json,md} + SVGs.
+    Audit(audit_cmd::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => reproduce_cmd::run(&args),
         Command::Publish(args) => publish_cmd::run(&args),
         Command::BenchTrain(args) => train_cmd::bench(&args),
+        Command::Audit(args) => audit_cmd::run(&args),
     };
     match result {
         Ok(code) => code,
