@@ -872,9 +872,14 @@ pub fn markdown(report: &Report) -> String {
 /// Why our numbers differ from the paper's (independent of the run).
 const DIFFERENCES: &str = "## Where and why our numbers differ from the paper's
 
-- **Budgets.** The deep models are trained on a capped number of flows per class, for a capped number of
-  epochs and minutes (table at the top), on a 2-core CPU. The paper's training budget is not stated. Where
-  the time budget stopped a model (\"time budget\" in the epochs row), its accuracy is a lower bound.
+- **Budgets.** The deep models are trained on a capped number of flows per class for a capped number of
+  epochs (table at the top), one CPU thread each, with early stopping on validation accuracy. The paper's
+  training budget is not stated. Where a curve still rises at its last epoch, more epochs would help; where
+  the wall-clock safety cap stopped a model (\"time cap\" in the epochs row), its accuracy is a lower bound.
+- **Model sizes.** The models are sized for the browser (they run in a wasm worker): CNN 4 and 16 channels
+  with a 64-wide hidden layer (Wang et al. used 32/64 and 1024), SAE 256-128, LSTM 64, HAN with a 16-unit
+  byte-level GRU and attention 32 (Yang et al.: 50 and 100; kept at the packet level). Smaller models can
+  cost accuracy.
 - **Data.** The paper sampled 5,000 flows per application from full WIDE, USTC and CTU traces. We have no
   WIDE trace; USTC-TFC2016 survives only as the 784-byte *t10k* sessions (at most ~960 per class), which
   hold both the USTC benign classes and the CTU malware families; see each dataset's note. Sessions cut at

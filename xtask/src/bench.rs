@@ -2,7 +2,9 @@
 //!
 //! 1. native capture -> flows -> representation from memory
 //!    (`flowlens-core/examples/bench_pipeline`, one thread);
-//! 2. native model inference (`flowlens-core/examples/bench_models`);
+//! 2. native model inference (`flowlens-core/examples/bench_models`) and
+//!    training throughput (`trainer bench-train`: one epoch of forward,
+//!    backward and AdamW step per deep model on real USTC-TFC2016 flows);
 //! 3. the same pipeline in headless Chromium (the page's `bench_pipeline`
 //!    export, timed in the page), and a 1 GiB capture dropped into the page:
 //!    flows found and the worker's peak wasm memory;
@@ -64,6 +66,31 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
             "--example",
             "bench_models",
         ]))?;
+    }
+    println!("\n==> native training throughput (release, one thread per model)");
+    let train_data = root.join("../shared/data/USTC-TFC2016-784B");
+    if train_data.is_dir() {
+        run_command(
+            cargo()
+                .current_dir(root)
+                .env("RAYON_NUM_THREADS", "1")
+                .args([
+                    "run",
+                    "--release",
+                    "-q",
+                    "-p",
+                    "trainer",
+                    "--",
+                    "bench-train",
+                    "--data",
+                ])
+                .arg(&train_data),
+        )?;
+    } else {
+        println!(
+            "skipped: training throughput needs labelled captures ({} not present)",
+            train_data.display()
+        );
     }
     if !browser {
         return Ok(());
