@@ -919,11 +919,19 @@ fn attention_md(s: &mut String, d: &DatasetReport, a: &AttentionReport) {
             } else {
                 ""
             },
-            if h.accuracy < 0.8 {
+            if h.accuracy >= 0.8 {
+                String::new()
+            } else if h.hit_time_budget {
                 "**Its attention is that of an under-trained model**: read the tables below as a demonstration \
                  of the analysis, not as the paper's finding."
+                    .to_string()
             } else {
-                ""
+                let best = d.results.iter().map(|r| r.accuracy).fold(0.0f64, f64::max);
+                format!(
+                    "**It is a weak classifier here** (the best model on this dataset reaches {}): its \
+                     attention shows what a model that often fails looks at, not the paper's finding.",
+                    pct(best)
+                )
             }
         );
     }
