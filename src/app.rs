@@ -92,13 +92,14 @@ pub fn app() -> Html {
         })
     };
 
-    // Once a file is read and the models are known, run the chosen pack on
-    // its flows; again whenever the user picks another pack.
+    // As soon as a file is dropped (the worker loads the weights while it
+    // reads the file, then runs the models on its flows), and whenever the
+    // user picks another pack: run the chosen pack.
     {
         let bridge = bridge.clone();
         let dispatcher = state.dispatcher();
         let job = state.job;
-        let ready = state.phase == Phase::Done && !state.flows.0.is_empty();
+        let ready = state.phase != Phase::Idle && job > 0;
         let pack = state.pack().map(|p| p.id.clone());
         let next_run = state.inference.run.wrapping_add(1);
         use_effect_with((job, ready, pack), move |(job, ready, pack)| {

@@ -12,8 +12,17 @@ use flowlens_core::{Flow, FlowConfig};
 
 use crate::protocol::ModelOutput;
 
-/// Flows per forward pass.
-pub const BATCH_FLOWS: usize = 256;
+/// Flows per forward pass: large batches for the convolutional and dense
+/// models and the baselines; smaller ones for the recurrent models, whose
+/// per-byte states (`[batch * P, B, hidden]`) would otherwise add tens of
+/// MiB to the worker's memory, which never shrinks.
+pub fn batch_flows(entry: &ModelEntry) -> usize {
+    use flowlens_core::manifest::Architecture;
+    match entry.architecture {
+        Architecture::Lstm | Architecture::Han => 64,
+        _ => 256,
+    }
+}
 
 /// How the worker cuts flows so that every model of `manifest` finds the
 /// packets and bytes it reads: the largest P and B of all its models (the

@@ -61,6 +61,8 @@ struct Worker {
     classifiers: RefCell<HashMap<String, Rc<Classifier>>>,
     /// Models of the current run, in order.
     run_models: RefCell<Vec<ModelEntry>>,
+    /// Runs waiting for a file to be read (resolved when a parse ends).
+    flow_waiters: RefCell<Vec<js_sys::Function>>,
     device: Device,
 }
 
@@ -77,6 +79,7 @@ pub fn run() -> Result<(), JsValue> {
             flows: RefCell::new(None),
             classifiers: RefCell::new(HashMap::new()),
             run_models: RefCell::new(Vec::new()),
+            flow_waiters: RefCell::new(Vec::new()),
             device: Device::Cpu,
         });
         let w = worker.clone();
@@ -149,6 +152,7 @@ impl Worker {
             }
             Ok((ToWorker::Parse { job, .. }, None)) => {
                 let error = "the page sent no file to read".to_string();
+                self.keep_flows(job, Vec::new());
                 self.post(&self.done_with_error(job, error));
             }
             Ok((ToWorker::Cancel { job }, _)) => {
@@ -222,13 +226,7 @@ impl Worker {
             (None, false) => analysis.error.map(|e| e.to_string()),
         };
         let rows = analysis.flows.iter().map(FlowRow::from).collect();
-        // Keep the flows for the models; a newer job may already own the slot.
-        {
-            let mut slot = self.flows.borrow_mut();
-            if slot.as_ref().is_none_or(|(j, _)| *j <= job) {
-                *slot = Some((job, Rc::new(analysis.flows)));
-            }
-        }
+        self.keep_flows(job, analysis.flows);
         FromWorker::Done {
             job,
             bytes_done,
@@ -238,6 +236,37 @@ impl Worker {
             error,
             cancelled,
             worker_memory_bytes: wasm_memory_bytes(),
+        }
+    }
+
+    /// Keep the flows of `job` for the models (unless a newer job owns the
+    /// slot) and wake the runs waiting for them.
+    fn keep_flows(&self, job: u32, flows: Vec<Flow>) {
+        {
+            let mut slot = self.flows.borrow_mut();
+            if slot.as_ref().is_none_or(|(j, _)| *j <= job) {
+                *slot = Some((job, Rc::new(flows)));
+            }
+        }
+        let waiters = std::mem::take(&mut *self.flow_waiters.borrow_mut());
+        for wake in waiters {
+            let _ = wake.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    /// The flows of `job` once it has been read; `None` if the run was
+    /// superseded meanwhile.
+    async fn wait_for_flows(&self, job: u32, run: u32) -> Option<Rc<Vec<Flow>>> {
+        loop {
+            if !self.is_current(job, run) {
+                return None;
+            }
+            if let Some(flows) = self.job_flows(job) {
+                return Some(flows);
+            }
+            let waiters = &self.flow_waiters;
+            let promise = Promise::new(&mut |resolve, _reject| waiters.borrow_mut().push(resolve));
+            let _ = JsFuture::from(promise).await;
         }
     }
 
@@ -253,30 +282,31 @@ impl Worker {
         }
     }
 
-    /// Run every model of `pack_id` on the flows of `job`.
+    /// Run every model of `pack_id` on the flows of `job`. The page asks
+    /// as soon as the file is dropped: the first model's weights load while
+    /// the file is read, then the run waits for the flows.
     async fn classify(&self, job: u32, run: u32, pack_id: &str) {
-        let failed = |error: String| FromWorker::ModelFailed {
-            job,
-            run,
-            model: u32::MAX,
-            error,
-        };
-        let Some(flows) = self.job_flows(job) else {
-            self.post(&failed(
-                "the flows of this file are no longer in memory".into(),
-            ));
-            self.post(&FromWorker::InferenceDone { job, run });
-            return;
-        };
         let Some(pack) = self
             .manifest
             .as_ref()
             .and_then(|m| m.packs.iter().find(|p| p.id == pack_id))
         else {
-            self.post(&failed(format!(
-                "no model pack {pack_id:?} in the manifest"
-            )));
+            self.post(&FromWorker::ModelFailed {
+                job,
+                run,
+                model: u32::MAX,
+                error: format!("no model pack {pack_id:?} in the manifest"),
+            });
             self.post(&FromWorker::InferenceDone { job, run });
+            return;
+        };
+        if self.job_flows(job).is_none() {
+            // A failure is reported in order by the loop below.
+            if let Some(first) = pack.models.first() {
+                let _ = self.classifier(first).await;
+            }
+        }
+        let Some(flows) = self.wait_for_flows(job, run).await else {
             return;
         };
         *self.run_models.borrow_mut() = pack.models.clone();
@@ -311,7 +341,7 @@ impl Worker {
             let mut pending = Pending::new(0);
             let mut last_post = now_ms();
             let mut model_failed = false;
-            let batches = flows.chunks(infer::BATCH_FLOWS);
+            let batches = flows.chunks(infer::batch_flows(entry));
             let n_batches = batches.len();
             for (b, batch) in batches.enumerate() {
                 let t = now_ms();

@@ -80,13 +80,14 @@ pub fn models_panel(props: &ModelsPanelProps) -> Html {
                 <ul class="model-list">
                     { for inf.models.0.iter().zip(&inf.results).map(|(m, r)| {
                         let r: &ModelResults = &r.0;
-                        let (flows, ms) = r.timing.map(|t| (t.flows.to_string(), format!("{:.3}", t.compute_ms))).unwrap_or_default();
+                        let (flows, ms, load_ms) = r.timing.map(|t| (t.flows.to_string(), format!("{:.3}", t.compute_ms), format!("{:.3}", t.load_ms))).unwrap_or_default();
                         html! {
                             <li
                                 data-testid="model-timing"
                                 data-model={m.id.clone()}
                                 data-flows={flows}
                                 data-compute-ms={ms}
+                                data-load-ms={load_ms}
                                 title={m.id.clone()}
                             >
                                 <span class="model-name">{ &m.short }</span>

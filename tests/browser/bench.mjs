@@ -15,8 +15,11 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
+// No service worker: it would answer the page's requests itself, out of
+// reach of the routes below (and of the figures).
+const context = await browser.newContext({ serviceWorkers: 'block' });
 try {
-  const page = await browser.newPage();
+  const page = await context.newPage();
   // Serve the captures from Node at same-origin paths (the CSP allows only 'self').
   await page.route('**/bench-capture/*', (route) => {
     const i = Number(route.request().url().split('/').pop());
@@ -53,6 +56,9 @@ try {
     const target = 64 * 2 ** 20 + 1.2 * 1024 * flows;
     console.log(`browser ${(size / 2 ** 30).toFixed(2)} GiB capture dropped: ${flows} flows in ${secs.toFixed(1)} s (${(size / secs / 1e6).toFixed(0)} MB/s incl. file reads and UI); worker wasm memory peak ${(mem / 2 ** 20).toFixed(1)} MiB (target 64 MiB + 1.2 KiB/flow = ${(target / 2 ** 20).toFixed(1)} MiB)`);
   }
+  // The page goes on to run the models on the big drop's flows: close it so
+  // that it does not compete with the model figures below.
+  await page.close();
   if (wasm && fs.existsSync(wasm)) {
     const raw = fs.readFileSync(wasm);
     const gz = zlib.gzipSync(raw, { level: 9 });
@@ -65,9 +71,13 @@ try {
 
 /** Drop a 10 MB capture: time to first predictions, then each model's throughput. */
 async function benchModels(file) {
-  const page = await browser.newPage();
+  const page = await context.newPage();
   await page.goto(url);
   await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor();
+  // The worker has read the model list once either of these shows.
+  await page.waitForFunction(() =>
+    document.querySelector('[data-testid=pack-select]') ||
+    /^Flows only/.test(document.querySelector('[data-testid=models-status]')?.textContent ?? ''));
   const status = await page.getByTestId('models-status').count();
   if (status > 0) {
     console.log(`models: ${await page.getByTestId('models-status').textContent()} (no model figures)`);
