@@ -43,8 +43,11 @@ use crate::train::TrainOpts;
 #[derive(clap::Args, Debug, Clone)]
 pub struct AuditArgs {
     /// Dataset roots (`<root>/<label>/*.pcap|*.pcapng`): every section.
-    #[arg(long = "data", required = true, num_args = 1..)]
+    #[arg(long = "data", required_unless_present = "render_only", num_args = 1..)]
     pub data: Vec<PathBuf>,
+    /// Only rewrite audit.md and the SVGs from OUT/audit.json (no training).
+    #[arg(long)]
+    pub render_only: bool,
     /// More dataset roots for the portability matrix only.
     #[arg(long = "portability-data", num_args = 1..)]
     pub portability_data: Vec<PathBuf>,
@@ -281,6 +284,15 @@ fn archs(names: &[String]) -> anyhow::Result<Vec<Architecture>> {
 }
 
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
+    if args.render_only {
+        let path = args.out.join("audit.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let audit: Audit =
+            serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        audit_report::write_rendered(&audit, &args.out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let audit = audit(args)?;
     audit_report::write(&audit, &args.out)?;
     eprintln!(
@@ -751,6 +763,7 @@ mod tests {
         let args = AuditArgs {
             data: vec![both],
             portability_data: vec![first, second],
+            render_only: false,
             out: out.clone(),
             quick: true,
             seed: 3,

@@ -15,15 +15,23 @@ use crate::audit_cmd::{Audit, PerturbationRow};
 use crate::report::file_slug;
 use crate::run;
 
+fn put(out: &Path, name: &str, text: &str) -> anyhow::Result<()> {
+    let path = out.join(name);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    run::set_readable(&path);
+    Ok(())
+}
+
 /// Writes audit.json, audit.md and the SVGs into `out`.
 pub fn write(audit: &Audit, out: &Path) -> anyhow::Result<()> {
-    let put = |name: &str, text: &str| -> anyhow::Result<()> {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        run::set_readable(&path);
-        Ok(())
-    };
-    put("audit.json", &serde_json::to_string_pretty(audit)?)?;
+    put(out, "audit.json", &serde_json::to_string_pretty(audit)?)?;
+    write_rendered(audit, out)
+}
+
+/// Writes audit.md and the SVGs (not audit.json: reading it back may move
+/// the last digit of a float).
+pub fn write_rendered(audit: &Audit, out: &Path) -> anyhow::Result<()> {
+    let put = |name: &str, text: &str| put(out, name, text);
     let (md, charts) = markdown(audit);
     put("audit.md", &md)?;
     for (name, svg) in charts {
@@ -53,7 +61,8 @@ pub fn heatmap_svg(
     let cell_h = 20.0;
     let label_w = 10.0 + 6.5 * rows.iter().map(|r| r.len()).max().unwrap_or(4) as f64;
     let (x0, y0) = (label_w + 8.0, 64.0);
-    let w = (x0 + cell_w * cols.len() as f64 + 16.0).max(420.0);
+    let text_w = 8.0 + 7.0 * title.chars().count().max(subtitle.chars().count()) as f64;
+    let w = (x0 + cell_w * cols.len() as f64 + 16.0).max(text_w);
     let h = y0 + cell_h * rows.len() as f64 + 16.0;
     let max = values
         .iter()
