@@ -54,9 +54,12 @@
 //! # Cost (native, default configs P = 8, B = 128)
 //! `cargo run --release -p flowlens-core --example bench_explain` prints
 //! milliseconds per flow per model and method. Measured on the shared
-//! 2-core machine under load (load average ~5, so upper bounds), 8 flows per
-//! call: CNN gradient×input 2.6 ms, IG/16 31 ms; LSTM 0.6 / 6.5 ms; SAE
-//! 0.7 / 1.5 ms; HAN attention 1.1 ms, gradient×input 15 ms, IG/16 181 ms.
+//! 2-core machine under load, 8 flows per call, so upper bounds. Load
+//! average ~5, before the fused GRU op: CNN gradient×input 2.6 ms, IG/16
+//! 31 ms; LSTM 0.6 / 6.5 ms; SAE 0.7 / 1.5 ms; HAN attention 1.1 ms,
+//! gradient×input 15 ms, IG/16 181 ms. Load average ~9.5, with it (commit
+//! after 9c7df0b): CNN 0.8 / 44 ms; LSTM 1.0 / 7.6 ms; SAE 0.2 / 1.7 ms;
+//! HAN attention 1.9 ms, gradient×input 21 ms, IG/16 346 ms.
 //! The page computes gradients for the flow it shows, not for the table;
 //! capture-wide views use attention (HAN) or gradient×input.
 
