@@ -29,7 +29,7 @@
 //!   distance, label, class name, raw features.
 //! - [`feature_sources`]`(repr, field_ids)`: where every key feature comes from.
 //!
-//! Perturbation ([`perturb`]) and sensitivity ([`sensitivity`]):
+//! Perturbation ([`perturb`]) and sensitivity ([`mod@sensitivity`]):
 //! - [`AUDIT_GROUPS`]: the ten groups of issue 5; [`Mode`]: `Randomise`, `Zero`.
 //! - [`Perturbation::new`]`(group, mode, seed)`; `apply_bytes(repr, bytes, field_ids, salt)`,
 //!   `apply_features(repr, features, perturbed_bytes, field_ids)`.
