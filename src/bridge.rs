@@ -42,21 +42,20 @@ impl WorkerBridge {
 
         let (ready_in, queue_in, worker_in) = (ready.clone(), queue.clone(), worker.clone());
         let fail = on_failure.clone();
-        let on_message =
-            Closure::<dyn FnMut(MessageEvent)>::new(
-                move |ev: MessageEvent| match protocol::from_js::<FromWorker>(ev.data()) {
-                    Ok(FromWorker::Ready) => {
-                        ready_in.set(true);
-                        for msg in queue_in.borrow_mut().drain(..) {
-                            if let Err(e) = worker_in.post_message(&msg) {
-                                fail.emit(format!("cannot talk to the worker: {}", describe(&e)));
-                            }
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            match protocol::decode_reply(&ev.data()) {
+                Ok(FromWorker::Ready) => {
+                    ready_in.set(true);
+                    for msg in queue_in.borrow_mut().drain(..) {
+                        if let Err(e) = worker_in.post_message(&msg) {
+                            fail.emit(format!("cannot talk to the worker: {}", describe(&e)));
                         }
                     }
-                    Ok(msg) => on_message.emit(msg),
-                    Err(e) => fail.emit(format!("unreadable message from the worker: {e}")),
-                },
-            );
+                }
+                Ok(msg) => on_message.emit(msg),
+                Err(e) => fail.emit(format!("unreadable message from the worker: {e}")),
+            }
+        });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
 
         let broken_in = broken.clone();

@@ -3,9 +3,12 @@
 //! Both sides of the boundary use these types, and only these: the page
 //! posts a [`ToWorker`] command (plus, for [`ToWorker::Parse`], the dropped
 //! `File` itself, which is not serde data), the worker answers with
-//! [`FromWorker`] messages. Values cross as plain JS objects made by
-//! `serde-wasm-bindgen`; 64-bit integers cross as `BigInt`, so no count or
-//! timestamp is ever rounded.
+//! [`FromWorker`] messages. Commands cross as plain JS objects made by
+//! `serde-wasm-bindgen` (64-bit integers as `BigInt`); the worker's answers
+//! cross as one JSON string each ([`encode_reply`]/[`decode_reply`]): with
+//! 100,000 flows in a [`FromWorker::Done`], parsing JSON inside wasm is many
+//! times faster than reading as many JS objects field by field, and 64-bit
+//! integers stay exact either way.
 //!
 //! Nothing here leaves the browser: the worker reads the file from the
 //! user's disk and the results go back to the page.
@@ -299,6 +302,21 @@ pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 /// A value received from `postMessage`.
 pub fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue) -> Result<T, String> {
     serde_wasm_bindgen::from_value(value).map_err(|e| format!("cannot decode message: {e}"))
+}
+
+/// A worker answer ready for `postMessage`: a JSON string.
+pub fn encode_reply(msg: &FromWorker) -> Result<JsValue, JsValue> {
+    serde_json::to_string(msg)
+        .map(|s| JsValue::from_str(&s))
+        .map_err(|e| JsValue::from_str(&format!("cannot encode message: {e}")))
+}
+
+/// The page's side of [`encode_reply`].
+pub fn decode_reply(value: &JsValue) -> Result<FromWorker, String> {
+    let text = value
+        .as_string()
+        .ok_or_else(|| "cannot decode message: not a string".to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("cannot decode message: {e}"))
 }
 
 /// The message the page posts: `{command, file?}`.

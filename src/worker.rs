@@ -481,7 +481,7 @@ impl Worker {
 
     /// Post `msg` to the page; false (and a console error) if that failed.
     fn post(&self, msg: &FromWorker) -> bool {
-        let sent = protocol::to_js(msg).and_then(|v| self.scope.post_message(&v));
+        let sent = protocol::encode_reply(msg).and_then(|v| self.scope.post_message(&v));
         if let Err(e) = &sent {
             web_sys::console::error_2(&"flowlens worker: cannot post a message:".into(), e);
         }

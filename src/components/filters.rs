@@ -67,7 +67,7 @@ pub fn flow_filters() -> Html {
     };
     let on_port = {
         let set = set.clone();
-        Callback::from(move |e: Event| {
+        Callback::from(move |e: InputEvent| {
             let v = e.target_unchecked_into::<HtmlInputElement>().value();
             set(&|f| f.port = v.trim().parse::<u16>().ok());
         })
@@ -129,7 +129,7 @@ pub fn flow_filters() -> Html {
                     placeholder="any"
                     data-testid="filter-port"
                     value={filter.port.map(|p| p.to_string()).unwrap_or_default()}
-                    onchange={on_port}
+                    oninput={on_port}
                 />
             </label>
             if filter.is_active() {

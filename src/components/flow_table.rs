@@ -225,7 +225,7 @@ pub fn flow_table() -> Html {
         <section class="flows" aria-label="Flows">
             <p class="table-caption">
                 if total == flows.0.len() {
-                    { format!("{} flows", format::count(total as u64)) }
+                    { if total == 1 { "1 flow".to_string() } else { format!("{} flows", format::count(total as u64)) } }
                 } else {
                     { format!("{} of {} flows match the filters", format::count(total as u64), format::count(flows.0.len() as u64)) }
                 }
