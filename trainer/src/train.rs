@@ -224,13 +224,14 @@ fn train_step(
 /// Training throughput of one model: one epoch (forward, backward and
 /// AdamW step, batches of `opts.batch_size`) over the first `flows`
 /// training rows of `ds`, after one warm-up batch. SAE: fine-tuning only
-/// (its pre-training steps are cheaper). Returns (flows, wall seconds).
+/// (its pre-training steps are cheaper). Returns (flows, wall seconds,
+/// process CPU seconds of the epoch where the OS reports them).
 pub fn epoch_throughput(
     kind: ModelKind,
     ds: &Dataset,
     opts: &TrainOpts,
     flows: usize,
-) -> anyhow::Result<(usize, f64)> {
+) -> anyhow::Result<(usize, f64, Option<f64>)> {
     let device = Device::Cpu;
     let [p, b] = ds.spec.repr.shape();
     let config = ModelConfig::new(kind, ds.classes.len(), p, b);
@@ -254,11 +255,25 @@ pub fn epoch_throughput(
         &rows[..batch.min(rows.len())],
         &device,
     )?; // warm up
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu_secs());
     for chunk in rows.chunks(batch) {
         train_step(&model, &mut opt, ds, chunk, &device)?;
     }
-    Ok((rows.len(), start.elapsed().as_secs_f64()))
+    let cpu = match (cpu_start, cpu_secs()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    Ok((rows.len(), start.elapsed().as_secs_f64(), cpu))
+}
+
+/// User + system CPU seconds of this process (Linux), `None` elsewhere.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Greedy layer-wise pre-training: auto-encoder `i` learns to reconstruct

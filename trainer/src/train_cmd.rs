@@ -136,10 +136,9 @@ pub fn bench(args: &BenchTrainArgs) -> anyhow::Result<ExitCode> {
         } else {
             args.flows
         };
-        let cpu0 = cpu_secs();
-        let (n, secs) = crate::train::epoch_throughput(kind, &ds, &opts, flows)?;
-        let cpu = match (cpu0, cpu_secs()) {
-            (Some(a), Some(b)) if b > a => format!("{:.0}", n as f64 / (b - a)),
+        let (n, secs, cpu) = crate::train::epoch_throughput(kind, &ds, &opts, flows)?;
+        let cpu = match cpu {
+            Some(c) if c > 0.0 => format!("{:.0}", n as f64 / c),
             _ => "-".into(),
         };
         println!(
@@ -148,14 +147,4 @@ pub fn bench(args: &BenchTrainArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// User + system CPU seconds of this process (Linux), `None` elsewhere.
-fn cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
