@@ -93,6 +93,10 @@ pub struct SharePayload {
     /// Per present packet: direction, IP length, field spans with decoded
     /// values (payload values blanked unless `payload_included`).
     pub field_map: Vec<PacketFields>,
+    /// `[4 + P]`: the flow's key features under the model's view
+    /// ([`Representation::key_features`]), what C4.5 and k-NN read (the
+    /// flow's packet count is in no byte of the grid).
+    pub key_features: Vec<f32>,
     pub view: ViewState,
 }
 
@@ -134,6 +138,7 @@ impl SharePayload {
             bytes,
             payload_included: include_payload,
             field_map,
+            key_features: repr.key_features(flow),
             view,
         }
     }
@@ -201,7 +206,7 @@ impl SharePayload {
     }
 
     /// Sizes agree: `bytes` is P × B, P and B in the representation's
-    /// ranges, at most P packets in the field map, each covering `0..B`
+    /// ranges, `4 + P` finite key features, at most P packets in the field map, each covering `0..B`
     /// exactly once in order, edits and the selected packet inside the grid.
     pub fn validate(&self) -> Result<(), ShareError> {
         let bad = |m: String| Err(ShareError::Inconsistent(m));
@@ -214,6 +219,16 @@ impl SharePayload {
                 "{} bytes for {p} packets of {b} bytes",
                 self.bytes.len()
             ));
+        }
+        if self.key_features.len() != 4 + p {
+            return bad(format!(
+                "{} key features for {p} packets (expected {})",
+                self.key_features.len(),
+                4 + p
+            ));
+        }
+        if self.key_features.iter().any(|v| !v.is_finite()) {
+            return bad("a key feature is not a finite number".into());
         }
         if self.field_map.len() > p {
             return bad(format!(

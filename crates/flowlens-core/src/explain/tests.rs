@@ -658,6 +658,7 @@ fn share_round_trip_and_payload_masking() {
         assert_eq!(back, p);
         let ids = repr.field_ids(&flow);
         assert_eq!(back.field_ids(), ids);
+        assert_eq!(back.key_features, repr.key_features(&flow));
         let full = repr.encode(&flow);
         for ((&a, &b), &f) in back.bytes.iter().zip(&full).zip(&ids) {
             if f == Field::Payload && !include {
@@ -752,6 +753,18 @@ fn share_refuses_hostile_fragments() {
     let mut bad = p.clone();
     bad.packets = 0;
     bad.bytes.clear();
+    assert!(matches!(
+        SharePayload::decode(&bad.encode().unwrap()),
+        Err(ShareError::Inconsistent(_))
+    ));
+    let mut bad = p.clone();
+    bad.key_features.pop();
+    assert!(matches!(
+        SharePayload::decode(&bad.encode().unwrap()),
+        Err(ShareError::Inconsistent(_))
+    ));
+    let mut bad = p.clone();
+    bad.key_features[0] = f32::NAN;
     assert!(matches!(
         SharePayload::decode(&bad.encode().unwrap()),
         Err(ShareError::Inconsistent(_))
