@@ -5,9 +5,10 @@ use yew::prelude::*;
 
 use crate::bridge::{describe, WorkerBridge};
 use crate::components::{
-    ClassChart, DropZone, ErrorBanner, FlowDetailPane, FlowFilters, FlowTable, ModelsPanel,
-    ProgressPanel, SummaryPanel,
+    AuditPanel, CaptureFields, ClassChart, DropZone, ErrorBanner, FlowDetailPane, FlowExplain,
+    FlowFilters, FlowTable, ModelsPanel, ProgressPanel, SummaryPanel,
 };
+use crate::explain_state::{ExplainAction, WorkerLink};
 use crate::protocol::{self, ToWorker};
 use crate::state::{Action, AppContext, AppState, Phase};
 
@@ -141,6 +142,51 @@ pub fn app() -> Html {
         });
     }
 
+    // Commands from the explanation views, and share links (the URL
+    // fragment, at start and whenever it changes).
+    let worker_link = {
+        let bridge = bridge.clone();
+        let dispatcher = state.dispatcher();
+        use_memo((), move |_| {
+            WorkerLink(Callback::from(move |command: ToWorker| {
+                send(&bridge, &command, &dispatcher)
+            }))
+        })
+    };
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            let open = move || {
+                let hash = web_sys::window()
+                    .and_then(|w| w.location().hash().ok())
+                    .unwrap_or_default();
+                let fragment = hash.trim_start_matches('#');
+                if !fragment.is_empty() {
+                    dispatcher.dispatch(Action::Explain(ExplainAction::OpenShared(
+                        fragment.to_string(),
+                    )));
+                }
+            };
+            open();
+            let listener = wasm_bindgen::closure::Closure::<dyn Fn()>::new(open);
+            let window = web_sys::window();
+            if let Some(w) = &window {
+                let _ = w.add_event_listener_with_callback(
+                    "hashchange",
+                    wasm_bindgen::JsCast::unchecked_ref(listener.as_ref()),
+                );
+            }
+            move || {
+                if let Some(w) = window {
+                    let _ = w.remove_event_listener_with_callback(
+                        "hashchange",
+                        wasm_bindgen::JsCast::unchecked_ref(listener.as_ref()),
+                    );
+                }
+            }
+        });
+    }
+
     let on_pack = {
         let dispatcher = state.dispatcher();
         Callback::from(move |id: String| dispatcher.dispatch(Action::SelectPack(id)))
@@ -148,6 +194,7 @@ pub fn app() -> Html {
 
     html! {
         <ContextProvider<AppContext> context={state}>
+        <ContextProvider<WorkerLink> context={(*worker_link).clone()}>
             <header class="masthead">
                 <h1>{ "flowlens" }</h1>
                 <p class="tagline">{ "See the flows in a packet capture. The file is read in this tab and never leaves your computer." }</p>
@@ -166,7 +213,11 @@ pub fn app() -> Html {
                     </div>
                     <FlowDetailPane />
                 </div>
+                <FlowExplain />
+                <CaptureFields />
+                <AuditPanel />
             </main>
+        </ContextProvider<WorkerLink>>
         </ContextProvider<AppContext>>
     }
 }

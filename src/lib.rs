@@ -11,6 +11,9 @@
 pub mod app;
 pub mod bridge;
 pub mod components;
+pub mod explain;
+pub mod explain_state;
+pub mod export;
 pub mod format;
 pub mod infer;
 pub mod protocol;

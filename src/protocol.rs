@@ -58,6 +58,13 @@ pub enum ToWorker {
     /// Everything the worker can say about one flow of `job` (the detail
     /// pane): answered with [`FromWorker::Detail`].
     Detail { job: u32, run: u32, flow: u32 },
+    /// Explain one flow for one model (attribution, decision path,
+    /// neighbours, what-if, share links): answered with
+    /// [`FromWorker::Explained`]. See [`crate::explain`].
+    Explain(crate::explain::ExplainRequest),
+    /// Capture-wide field weights or the shortcut audit: answered with
+    /// [`FromWorker::Analysis`] messages.
+    Analyse(crate::explain::AnalysisRequest),
 }
 
 /// A message from the worker to the page.
@@ -141,6 +148,10 @@ pub enum FromWorker {
     InferenceDone { job: u32, run: u32 },
     /// Answer to [`ToWorker::Detail`].
     Detail(FlowDetail),
+    /// Answer to [`ToWorker::Explain`].
+    Explained(crate::explain::ExplainReply),
+    /// Progress and results of a [`ToWorker::Analyse`].
+    Analysis(crate::explain::AnalysisMsg),
 }
 
 /// A model pack as the page offers it.

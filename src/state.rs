@@ -324,6 +324,8 @@ pub struct AppState {
     pub selected_flow: Option<u32>,
     /// The worker's answer about the selected flow.
     pub detail: Option<Shared<FlowDetail>>,
+    /// Explanations, what-if, share links, field weights, audit.
+    pub explain: crate::explain_state::ExplainState,
 }
 
 impl AppState {
@@ -374,6 +376,8 @@ pub enum Action {
     SetFilter(Filter),
     /// Show this flow in the detail pane (`None` closes it).
     SelectFlow(Option<u32>),
+    /// The explanation views ([`crate::explain_state`]).
+    Explain(crate::explain_state::ExplainAction),
 }
 
 impl Reducible for AppState {
@@ -433,6 +437,23 @@ impl Reducible for AppState {
                 | FromWorker::InferenceDone { .. }),
             ) => {
                 if !next.on_inference(msg) {
+                    return self;
+                }
+            }
+            Action::Worker(FromWorker::Explained(reply)) => {
+                use crate::explain_state::ExplainAction;
+                if !next.explain.apply(ExplainAction::Reply(reply)) {
+                    return self;
+                }
+            }
+            Action::Worker(FromWorker::Analysis(msg)) => {
+                use crate::explain_state::ExplainAction;
+                if !next.explain.apply(ExplainAction::Analysis(msg)) {
+                    return self;
+                }
+            }
+            Action::Explain(a) => {
+                if !next.explain.apply(a) {
                     return self;
                 }
             }
@@ -503,6 +524,7 @@ impl Reducible for AppState {
                     ..Inference::default()
                 };
                 next.detail = None;
+                next.explain.run_changed();
                 if !matches!(self.filter.by, ByModel::Majority) {
                     next.filter.by = ByModel::Majority;
                 }
@@ -518,6 +540,7 @@ impl Reducible for AppState {
                 }
                 next.selected_flow = flow;
                 next.detail = None;
+                next.explain.flow_changed();
             }
             Action::SortBy(column) => {
                 next.sort = if self.sort.column == column {

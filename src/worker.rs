@@ -17,6 +17,9 @@
 //!   every flow in batches; predictions stream back as they come.
 //! - [`ToWorker::Detail`]: every model's logits and probabilities for one
 //!   flow, and its packets field by field.
+//! - [`ToWorker::Explain`], [`ToWorker::Analyse`]: explanations, what-if,
+//!   share links, capture-wide field weights and the shortcut audit
+//!   (`worker_explain.rs`, over [`crate::explain`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -33,6 +36,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent, Response};
 
 use crate::infer;
+
+#[path = "worker_explain.rs"]
+mod explain_cmds;
 use crate::protocol::{
     self, FlowDetail, FlowRow, FromWorker, ModelInfo, ModelOutput, PackInfo, ToWorker,
 };
@@ -63,6 +69,8 @@ struct Worker {
     run_models: RefCell<Vec<ModelEntry>>,
     /// Runs waiting for a file to be read (resolved when a parse ends).
     flow_waiters: RefCell<Vec<js_sys::Function>>,
+    /// The newest capture-wide analysis; older ones stop.
+    analysis: Cell<u32>,
     device: Device,
 }
 
@@ -80,6 +88,7 @@ pub fn run() -> Result<(), JsValue> {
             classifiers: RefCell::new(HashMap::new()),
             run_models: RefCell::new(Vec::new()),
             flow_waiters: RefCell::new(Vec::new()),
+            analysis: Cell::new(0),
             device: Device::Cpu,
         });
         let w = worker.clone();
@@ -169,6 +178,16 @@ impl Worker {
                     let detail = self.detail(job, run, flow).await;
                     self.post(&FromWorker::Detail(detail));
                 });
+            }
+            Ok((ToWorker::Explain(req), _)) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let reply = self.explain(req).await;
+                    self.post(&FromWorker::Explained(reply));
+                });
+            }
+            Ok((ToWorker::Analyse(req), _)) => {
+                self.analysis.set(req.req);
+                wasm_bindgen_futures::spawn_local(async move { self.analyse(req).await });
             }
             Err(e) => web_sys::console::error_1(&format!("flowlens worker: {e}").into()),
         }

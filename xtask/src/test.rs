@@ -23,7 +23,8 @@ use crate::{cargo, run_command};
 /// Browser used by the end-to-end tests unless `CHROMIUM` says otherwise.
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 const BROWSER_DIR: &str = "tests/browser";
-const BROWSER_TEST: &str = "flowlens.test.mjs";
+/// Browser test files: every `*.test.mjs` in [`BROWSER_DIR`].
+const BROWSER_TEST_SUFFIX: &str = ".test.mjs";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -156,13 +157,24 @@ fn browser_tests(root: &Path) -> Result<()> {
         )
         .context("npm ci in tests/browser failed (is node/npm installed?)")?;
     }
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(BROWSER_TEST_SUFFIX))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no *{BROWSER_TEST_SUFFIX} files in {}", dir.display());
+    }
     let server = StaticServer::start(&root.join("www"), 0, false)?;
     let url = server.url();
     println!("xtask: serving www/ at {url} for the browser tests");
     let result = run_command(
         Command::new("node")
             .current_dir(&dir)
-            .args(["--test", "--test-reporter=spec", BROWSER_TEST])
+            // One file at a time: each drives its own Chromium.
+            .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
+            .args(&files)
             .env("FLOWLENS_URL", &url)
             .env("FLOWLENS_ROOT", root)
             .env("CHROMIUM", &chromium),
