@@ -61,12 +61,7 @@ pub fn audit_panel() -> Html {
     } else {
         "idle"
     };
-    let max_rate = a
-        .rows
-        .iter()
-        .map(|r| rate(r))
-        .fold(0.0f64, f64::max)
-        .max(1e-9);
+    let max_rate = a.rows.iter().map(rate).fold(0.0f64, f64::max).max(1e-9);
     let status = if a.running {
         format!(
             "Perturbing… {} of {} model × group steps",

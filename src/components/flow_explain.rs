@@ -216,7 +216,7 @@ pub fn flow_explain() -> Html {
                             <Heatmap view={v.clone()} {highlight} cursor={*cursor} {on_cursor} {on_pick} />
                         </div>
                         <div class="explain-side">
-                            <super::reasons::Reasons view={v.clone()} selected={(*picked).0} />
+                            <super::reasons::Reasons view={v.clone()} selected={picked.0} />
                         </div>
                     </div>
                     <div class="explain-bottom">

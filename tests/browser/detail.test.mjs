@@ -138,10 +138,15 @@ test('a flow opens with packet bars, a P × B heatmap naming header fields, and 
   const info = page.getByTestId('byte-info');
   await info.filter({ hasText: /ipv4\.ttl = \d+/ }).waitFor({ timeout: TIMEOUT_MS });
   assert.match(await info.textContent(), /weight [+-]\d/);
-  // Keyboard: focus the grid, move right, the info names the next field.
+  // Keyboard: the pointer out of the way, focus the grid, go to the first
+  // byte of the first packet, move right: the info names each field.
+  await page.mouse.move(0, 0);
   await heatmap.focus();
+  for (let i = 0; i < p; i++) await page.keyboard.press('PageUp');
+  await page.keyboard.press('Home');
+  await info.filter({ hasText: /Packet 1 · byte 0 .*ipv4\.version_ihl/ }).waitFor({ timeout: TIMEOUT_MS });
   await page.keyboard.press('ArrowRight');
-  await info.filter({ hasText: /byte 9 .*ipv4\.protocol/ }).waitFor({ timeout: TIMEOUT_MS });
+  await info.filter({ hasText: /Packet 1 · byte 1 .*ipv4\.dscp_ecn/ }).waitFor({ timeout: TIMEOUT_MS });
   assert.ok(await page.getByTestId('packet-bars').isVisible());
   assert.ok((await page.getByTestId('field-tree').locator('tr[data-field="ipv4.ttl"]').count()) > 0);
 
