@@ -85,7 +85,7 @@ pub fn capture_fields() -> Html {
                     { if t.done() { "Compute again" } else { "Compute" } }
                 </button>
             </div>
-            <p class="note">{ "Weight per header field group, averaged over flows: HAN's attention, gradient × input for the CNN, LSTM and SAE. Hatched bars are site-dependent fields (TTL, IP ID, checksums, TCP seq/ack, window, options and timestamps, flags)." }</p>
+            <p class="note">{ "Weight per header field group, averaged over flows: HAN's attention, gradient × input for the CNN, LSTM and SAE. Orange bars are site-dependent fields (TTL, IP ID, checksums, TCP seq/ack, window, options and timestamps, flags)." }</p>
             if !status.is_empty() { <p class="note" aria-live="polite">{ status }</p> }
             if let Some(e) = &t.error { <p class="note warn">{ e }</p> }
             { for t.failed.iter().map(|(m, e)| html! { <p class="note warn">{ format!("{}: {e}", short(m)) }</p> }) }
@@ -93,6 +93,15 @@ pub fn capture_fields() -> Html {
                 { for t.rows.iter().map(|row| model_chart(row, &short(&row.model))) }
             </div>
         </section>
+    }
+}
+
+fn method_label(m: flowlens_core::explain::Method) -> &'static str {
+    use flowlens_core::explain::Method;
+    match m {
+        Method::Attention { .. } => "attention",
+        Method::GradientInput => "gradient × input",
+        Method::IntegratedGradients { .. } => "integrated gradients",
     }
 }
 
@@ -118,7 +127,7 @@ fn model_chart(row: &FieldTotalsRow, name: &str) -> Html {
             data-dominates={s.site_dependent_dominates.to_string()}>
             <figcaption>
                 <strong>{ name }</strong>
-                <span class="dim">{ format!(" · {} · site-dependent {:.0} %", row.method.name().replace('_', " "), s.site_dependent_share * 100.0) }</span>
+                <span class="dim">{ format!(" · {} · site-dependent {:.0} %", method_label(row.method), s.site_dependent_share * 100.0) }</span>
             </figcaption>
             if s.site_dependent_dominates {
                 <p class="alert-text" role="note">{ SITE_SENTENCE }</p>
