@@ -182,6 +182,23 @@ test('a flow opens with packet bars, a P × B heatmap naming header fields, and 
   await heatmap.locator('.hm-c.edited[data-p="0"][data-b="8"]').waitFor({ timeout: TIMEOUT_MS });
   const after = await predictions(page);
   for (const m of FIRST_PACK.models) assert.ok(after[m.id], `no prediction from ${m.id} after the edit`);
+
+  // Exports are made in the tab (blob: downloads, nothing uploaded).
+  const exported = {};
+  for (const kind of ['svg', 'png', 'json']) {
+    const download = page.waitForEvent('download', { timeout: TIMEOUT_MS });
+    await page.getByTestId(`export-${kind}`).click();
+    const d = await download;
+    assert.ok(d.suggestedFilename().endsWith(`.${kind}`), d.suggestedFilename());
+    exported[kind] = fs.readFileSync(await d.path());
+  }
+  assert.match(exported.svg.toString('utf8'), /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.equal(exported.svg.toString('utf8').match(/stroke-width="0\.5"/g).length, p * b, 'one square per byte');
+  assert.deepEqual([...exported.png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
+  const json = JSON.parse(exported.json.toString('utf8'));
+  assert.equal(json.model_id, await view.getAttribute('data-model'));
+  assert.equal(json.bytes.length, p * b);
+  assert.equal(json.edits.length, 1, 'the TTL edit is part of the exported view');
   assertStayedHome(session);
   await context.close();
 });
