@@ -1,10 +1,13 @@
 //! The flows, one row each, sortable by every column, with each model's
 //! prediction and how far the models agree.
 //!
-//! Virtualised: only the rows in view (plus a margin) are in the document,
-//! between two spacer rows whose heights stand for the others, so a capture
-//! with 100,000 flows scrolls as smoothly as one with ten. Rows have a fixed
-//! height ([`ROW_PX`], also in `www/style.css`).
+//! Virtualised above [`RENDER_ALL_MAX`] flows: only the rows in view (plus a
+//! margin) are in the document, between two spacer rows whose heights stand
+//! for the others, so a capture with 100,000 flows scrolls as smoothly as one
+//! with ten. Up to [`RENDER_ALL_MAX`] flows every row is in the document, so
+//! the foundation's hook contract (one `flow-row` per flow) holds for any
+//! capture of ordinary size without scrolling. Rows have a fixed height
+//! ([`ROW_PX`], also in `www/style.css`).
 //!
 //! Stable test hooks on each rendered row: `data-testid="flow-row"`,
 //! `data-index` (capture order, from 0) and the 5-tuple in `data-proto`,
@@ -24,6 +27,8 @@ use crate::state::{sorted_order, Action, Column, Filter, Inference, Phase, NO_LA
 pub const ROW_PX: f64 = 30.0;
 /// Rows rendered above and below the visible ones.
 const OVERSCAN: usize = 12;
+/// Flows up to which every row is rendered (no virtualisation).
+pub const RENDER_ALL_MAX: usize = 2_000;
 /// Viewport height assumed before the table has been measured.
 const DEFAULT_VIEW_PX: f64 = 600.0;
 
@@ -78,8 +83,14 @@ pub fn flow_table() -> Html {
 
     let total = shown.len();
     let (first_visible, visible) = *window;
-    let first = first_visible.saturating_sub(OVERSCAN).min(total);
-    let last = (first_visible + visible + OVERSCAN).min(total);
+    let (first, last) = if total <= RENDER_ALL_MAX {
+        (0, total)
+    } else {
+        (
+            first_visible.saturating_sub(OVERSCAN).min(total),
+            (first_visible + visible + OVERSCAN).min(total),
+        )
+    };
 
     // Spacer heights, through the CSSOM (the CSP forbids style attributes).
     {

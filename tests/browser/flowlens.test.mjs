@@ -328,6 +328,72 @@ test('cancel stops reading and keeps the flows read so far', async () => {
 
 // ------------------------------------------------------------- inference
 
+/**
+ * A bigger real capture: `copies` copies of an Ethernet/IPv4 pcap, the
+ * second and third octets of both addresses XORed with the copy number, so
+ * each copy's flows are new flows with the same packets. Legacy pcap, LE.
+ */
+function multiplied(bytes, copies) {
+  assert.equal(bytes.readUInt32LE(0), 0xa1b2c3d4, 'little-endian µs pcap expected');
+  assert.equal(bytes.readUInt32LE(20), 1, 'Ethernet link type expected');
+  const records = [];
+  for (let at = 24; at + 16 <= bytes.length; ) {
+    const incl = bytes.readUInt32LE(at + 8);
+    records.push(bytes.subarray(at, at + 16 + incl));
+    at += 16 + incl;
+  }
+  const out = [bytes.subarray(0, 24)];
+  for (let k = 0; k < copies; k++) {
+    for (const rec of records) {
+      const r = Buffer.from(rec);
+      const ip = 16 + 14;
+      if (r.length >= ip + 20 && r.readUInt16BE(16 + 12) === 0x0800) {
+        for (const addr of [ip + 12, ip + 16]) {
+          r[addr + 1] ^= k & 0xff;
+          r[addr + 2] ^= (k >> 8) & 0xff;
+        }
+      }
+      out.push(r);
+    }
+  }
+  return Buffer.concat(out);
+}
+
+test('a capture with thousands of flows: the table is virtualised, every flow still reachable', async () => {
+  // dns-wiresharkrepo.pcap has 8 flows: 500 copies give 4,000, above the
+  // page's render-everything limit (2,000 rows).
+  const file = writeTmp('dns-x500.pcap', multiplied(fs.readFileSync(path.join(FIXTURES, 'dns-wiresharkrepo.pcap')), 500));
+  const expected = cliFlows(file);
+  assert.equal(expected.failed, false, expected.stderr);
+  assert.equal(expected.flows.length, 4000);
+
+  const session = await openPage();
+  const { page, context } = session;
+  await page.getByTestId('file-input').setInputFiles(file);
+  await waitDone(page);
+  assert.equal(await flowCount(page), 4000);
+  const inDocument = await page.locator('[data-testid=flow-row]').count();
+  assert.ok(inDocument > 0 && inDocument < 200, `${inDocument} rows in the document for 4,000 flows`);
+  assertSameFlows(await pageRows(page), expected.flows);
+  assertStayedHome(session);
+  await context.close();
+});
+
+test('up to 2,000 flows every flow row is in the document without scrolling', async () => {
+  const file = writeTmp('dns-x125.pcap', multiplied(fs.readFileSync(path.join(FIXTURES, 'dns-wiresharkrepo.pcap')), 125));
+  const expected = cliFlows(file);
+  assert.equal(expected.flows.length, 1000);
+  const session = await openPage();
+  const { page, context } = session;
+  await page.getByTestId('file-input').setInputFiles(file);
+  await waitDone(page);
+  const rows = await page.locator('[data-testid=flow-row]').evaluateAll((els) =>
+    els.map((r) => ({ proto: r.dataset.proto, src: r.dataset.src, sport: Number(r.dataset.sport), dst: r.dataset.dst, dport: Number(r.dataset.dport) })),
+  );
+  assertSameFlows(rows, expected.flows);
+  await context.close();
+});
+
 const MANIFEST = path.join(ROOT, 'www', 'models', 'manifest.json');
 const manifest = fs.existsSync(MANIFEST) ? JSON.parse(fs.readFileSync(MANIFEST, 'utf8')) : null;
 const NO_MODELS = manifest
