@@ -172,7 +172,7 @@ pub fn publish(
     let limit = (max_mib * 1024.0 * 1024.0) as u64;
     if total > limit {
         let mut big = sources.clone();
-        big.sort_by(|a, b| b.2.cmp(&a.2));
+        big.sort_by_key(|s| std::cmp::Reverse(s.2));
         let list: Vec<String> = big
             .iter()
             .take(5)

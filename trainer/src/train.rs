@@ -341,27 +341,19 @@ impl SeededVarMap {
             .rng
             .lock()
             .map_err(|_| candle_core::Error::Msg("initialiser poisoned".into()))?;
-        let mut uniform = |lo: f64, up: f64| -> Vec<f32> {
-            (0..n).map(|_| rng.random_range(lo..up) as f32).collect()
-        };
-        let normal = |mean: f64, std: f64, rng: &mut rand_chacha::ChaCha8Rng| -> Vec<f32> {
-            // Box-Muller.
-            (0..n)
+        let rng = &mut *rng;
+        Ok(match init {
+            Init::Const(c) => vec![c as f32; n],
+            Init::Uniform { lo, up } => (0..n).map(|_| rng.random_range(lo..up) as f32).collect(),
+            Init::Randn { mean, stdev } => (0..n)
                 .map(|_| {
+                    // Box-Muller.
                     let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
                     let u2: f64 = rng.random();
                     let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                    (mean + std * z) as f32
+                    (mean + stdev * z) as f32
                 })
-                .collect()
-        };
-        Ok(match init {
-            Init::Const(c) => vec![c as f32; n],
-            Init::Uniform { lo, up } => uniform(lo, up),
-            Init::Randn { mean, stdev } => {
-                drop(uniform);
-                normal(mean, stdev, &mut rng)
-            }
+                .collect(),
             Init::Kaiming { .. } => {
                 return Err(candle_core::Error::Msg(
                     "Kaiming initialisation must be resolved to a distribution first".into(),
