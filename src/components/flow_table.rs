@@ -15,6 +15,7 @@
 //! flows --json` writes them; inside, one `data-testid="prediction"` per
 //! model with `data-model` (the manifest id) and `data-label`.
 
+use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, KeyboardEvent};
 use yew::prelude::*;
 
@@ -170,11 +171,30 @@ pub fn flow_table() -> Html {
             let select = select.clone();
             Callback::from(move |_: MouseEvent| select())
         };
-        let onkeydown = Callback::from(move |e: KeyboardEvent| {
-            if e.key() == "Enter" || e.key() == " " {
+        let onkeydown = Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
+            "Enter" | " " => {
                 e.prevent_default();
                 select();
             }
+            // Move between rows; the browser scrolls the focused row into
+            // view, which renders the rows around it.
+            "ArrowDown" | "ArrowUp" => {
+                e.prevent_default();
+                let row: Option<web_sys::Element> = e.target_dyn_into();
+                let next = row.and_then(|r| {
+                    if e.key() == "ArrowDown" {
+                        r.next_element_sibling()
+                    } else {
+                        r.previous_element_sibling()
+                    }
+                });
+                if let Some(next) = next.and_then(|n| n.dyn_into::<HtmlElement>().ok()) {
+                    if next.get_attribute("data-testid").as_deref() == Some("flow-row") {
+                        let _ = next.focus();
+                    }
+                }
+            }
+            _ => {}
         });
         let is_selected = selected == Some(i);
         html! {

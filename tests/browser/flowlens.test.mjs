@@ -490,6 +490,11 @@ for (const file of [...INFER_CAPTURES, ...SHARED_CAPTURES]) {
     await page.getByTestId('file-input').setInputFiles(file);
     await waitDone(page);
     await waitInference(page);
+    if (expected.flows.length > 200) {
+      // Virtualised: far fewer rows in the document than flows.
+      const rendered = await page.getByTestId('flow-row').count();
+      assert.ok(rendered < 100, `${rendered} rows rendered for ${expected.flows.length} flows`);
+    }
     const rows = await pageRows(page);
     assert.equal(await flowCount(page), expected.flows.length);
     assert.equal(rows.length, expected.flows.length, 'every flow is in the table');
@@ -638,5 +643,25 @@ test('the service worker keeps the page, its wasm and the default pack for offli
     { timeout: TIMEOUT_MS, polling: 200 },
   );
   assert.deepEqual(requests.filter((u) => new URL(u).origin !== ORIGIN), []);
+  await context.close();
+});
+
+test('flow rows are reachable from the keyboard and open the detail pane', async () => {
+  const session = await openPage();
+  const { page, context } = session;
+  await page.getByTestId('file-input').setInputFiles(path.join(FIXTURES, 'v6.pcap'));
+  await waitDone(page);
+  await page.locator('[data-testid=flow-row][data-index="0"]').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.index), '2');
+  await page.keyboard.press('Enter');
+  await page.locator('[data-testid=flow-detail][data-index="2"]').waitFor({ timeout: TIMEOUT_MS });
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press(' ');
+  await page.locator('[data-testid=flow-detail][data-index="1"]').waitFor({ timeout: TIMEOUT_MS });
+  await page.getByRole('button', { name: 'Close the flow detail' }).click();
+  assert.equal(await page.getByTestId('flow-detail').count(), 0);
+  assertStayedHome(session);
   await context.close();
 });
