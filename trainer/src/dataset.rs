@@ -555,6 +555,9 @@ impl Dataset {
 /// Version of the cached dataset file layout.
 pub const DATASET_FORMAT: u32 = 2;
 
+/// Hash of `crates/flowlens-core`'s sources at build time (`trainer/build.rs`).
+pub const CORE_FINGERPRINT: &str = env!("FLOWLENS_CORE_FINGERPRINT");
+
 #[derive(Serialize, Deserialize)]
 struct CacheMeta {
     format: u32,
@@ -569,13 +572,16 @@ struct CacheMeta {
 
 impl Dataset {
     /// The cache file for a spec over some data: the key covers the data's
-    /// hash and the whole spec.
+    /// hash, the whole spec, the file layout and the core crate's sources
+    /// ([`CORE_FINGERPRINT`]), so a change to capture parsing, flows or the
+    /// representation never reuses a dataset built by older code.
     pub fn cache_key(spec: &BuildSpec, data_hash: &str) -> anyhow::Result<String> {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(data_hash.as_bytes());
         h.update(serde_json::to_vec(spec)?);
         h.update(DATASET_FORMAT.to_le_bytes());
+        h.update(CORE_FINGERPRINT.as_bytes());
         Ok(hex::encode(h.finalize())[..16].to_string())
     }
 
