@@ -11,22 +11,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ROOT, BASE, launchBrowser, openPage as open, assertStayedHome } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = process.env.FLOWLENS_ROOT ?? path.resolve(HERE, '..', '..');
-const BASE = process.env.FLOWLENS_URL;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // A real capture (tests/data/browser/SOURCES.md): DNS over UDP, IPv4.
 const CAPTURE = path.join(ROOT, 'tests', 'data', 'browser', 'dns-wiresharkrepo.pcap');
 const MANIFEST = path.join(ROOT, 'www', 'models', 'manifest.json');
 const TIMEOUT_MS = 180_000;
-
-if (!BASE) {
-  throw new Error('FLOWLENS_URL is not set: run these tests with `cargo xtask test`');
-}
-const ORIGIN = new URL(BASE).origin;
 const NO_MODELS = fs.existsSync(MANIFEST)
   ? false
   : 'skipped: www/models/manifest.json is absent (no published models to explain with)';
@@ -38,49 +28,16 @@ const FULL_PACK = manifest?.packs.find((p) => p.models.some((m) => m.architectur
 let browser;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
 });
 
-/** A fresh context and page that record every request and error. */
-async function openPage(url = BASE) {
-  const context = await browser.newContext();
-  const requests = [];
-  const problems = [];
-  context.on('request', (rq) => requests.push(rq.url()));
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
-  page.on('worker', (w) => {
-    w.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`worker console error: ${m.text()}`);
-    });
-  });
-  await page.goto(url);
-  await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor({ timeout: TIMEOUT_MS });
-  return { context, page, requests, problems };
-}
-
-function assertStayedHome({ requests, problems }) {
-  const away = requests.filter((u) => {
-    try {
-      return new URL(u).origin !== ORIGIN;
-    } catch {
-      return true;
-    }
-  });
-  assert.deepEqual(away, [], `requests left ${ORIGIN}`);
-  assert.deepEqual(problems, []);
+/** A fresh context and page at `url` (see harness.mjs). */
+function openPage(url = BASE) {
+  return open(browser, url, TIMEOUT_MS);
 }
 
 /** Drops the capture, picks `pack`, waits until every model ran. */

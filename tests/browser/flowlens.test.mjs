@@ -11,42 +11,19 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ROOT, BASE, ORIGIN, launchBrowser, openPage as open, assertStayedHome } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = process.env.FLOWLENS_ROOT ?? path.resolve(HERE, '..', '..');
-const BASE = process.env.FLOWLENS_URL;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FIXTURES = path.join(ROOT, 'tests', 'data', 'browser');
 // Real captures (see tests/data/browser/SOURCES.md): IPv4 and IPv6.
 const CAPTURES = ['dns-wiresharkrepo.pcap', 'v6.pcap'];
 const TIMEOUT_MS = 60_000;
-
-if (!BASE) {
-  throw new Error('FLOWLENS_URL is not set: run these tests with `cargo xtask test`');
-}
-const ORIGIN = new URL(BASE).origin;
 
 let browser;
 let tmp;
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-browser-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -80,25 +57,8 @@ const tupleKey = (f) => [f.proto, f.src, f.sport, f.dst, f.dport].join(' ');
  * A fresh page that records every request it (and its worker) makes.
  * `query` may set `slice_bytes`: how much of the file the worker reads at a time.
  */
-async function openPage(query = '') {
-  const context = await browser.newContext();
-  const requests = [];
-  const problems = [];
-  context.on('request', (rq) => requests.push(rq.url()));
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
-  page.on('worker', (w) => {
-    w.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`worker console error: ${m.text()}`);
-    });
-  });
-  await page.goto(new URL(query, BASE).href);
-  // The app has mounted once its status element exists.
-  await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor({ timeout: TIMEOUT_MS });
-  return { context, page, requests, problems };
+function openPage(query = '') {
+  return open(browser, new URL(query, BASE).href, TIMEOUT_MS);
 }
 
 async function waitDone(page) {
@@ -155,20 +115,6 @@ function assertSameFlows(rows, expected) {
   const got = rows.map(tupleKey).sort();
   const want = expected.map(tupleKey).sort();
   assert.deepEqual(got, want);
-}
-
-/** Nothing went anywhere but the page's own origin, and nothing failed. */
-function assertStayedHome({ requests, problems }) {
-  assert.ok(requests.length > 0, 'no requests recorded at all');
-  const away = requests.filter((u) => {
-    try {
-      return new URL(u).origin !== ORIGIN;
-    } catch {
-      return true;
-    }
-  });
-  assert.deepEqual(away, [], `requests left ${ORIGIN}`);
-  assert.deepEqual(problems, []);
 }
 
 function writeTmp(name, bytes) {
