@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 
 use candle_core::Device;
-use flowlens_core::classifier::{softmax, Classifier};
+use flowlens_core::classifier::{argmax, softmax, Classifier};
 use flowlens_core::explain::{
     attribute, by_field, explain_c45, explain_knn, AttentionLevel, ByteEdit, FieldSummary,
     FieldTotals, FlowFields, Grid, Method, Mode, NeighbourView, Perturbation, SharePayload,
@@ -279,17 +279,6 @@ fn predict_one(
         logits,
         error: None,
     })
-}
-
-/// Index of the largest value (the first of equals).
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if values.get(best).is_some_and(|&b| v > b) {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Pack id and title as the share link and the view name them.

@@ -6,7 +6,7 @@
 //! knows P, B or a view.
 
 use candle_core::Device;
-use flowlens_core::classifier::{softmax, Classifier, ClassifierError, Prediction};
+use flowlens_core::classifier::{argmax, softmax, Classifier, ClassifierError, Prediction};
 use flowlens_core::manifest::{Manifest, ModelEntry};
 use flowlens_core::{Flow, FlowConfig};
 
@@ -97,18 +97,6 @@ pub fn explain_one(
         logits,
         error: None,
     })
-}
-
-/// Index of the largest value (the first of equals), as the core picks a
-/// class.
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if values.get(best).is_some_and(|&b| v > b) {
-            best = i;
-        }
-    }
-    best
 }
 
 #[cfg(test)]

@@ -36,6 +36,18 @@ pub enum ClassifierError {
     },
 }
 
+/// Index of the largest value, the first of equals (0 when empty): how every
+/// caller turns scores into a class.
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if values.get(best).is_some_and(|&b| v > b) {
+            best = i;
+        }
+    }
+    best
+}
+
 /// A loaded classifier of any architecture.
 #[derive(Debug, Clone)]
 pub enum Classifier {
@@ -56,14 +68,8 @@ pub struct Prediction {
 
 impl Prediction {
     fn from_probabilities(probabilities: Vec<f32>) -> Prediction {
-        let mut class = 0;
-        for (i, &p) in probabilities.iter().enumerate() {
-            if p > probabilities[class] {
-                class = i;
-            }
-        }
         Prediction {
-            class,
+            class: argmax(&probabilities),
             probabilities,
         }
     }
