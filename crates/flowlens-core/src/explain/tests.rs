@@ -69,6 +69,37 @@ fn build(cfg: &ModelConfig) -> Model {
     Model::new(cfg, vb).unwrap()
 }
 
+/// [`build`] with every weight drawn from a fixed xorshift sequence
+/// (uniform, ±sqrt(3 / fan-in)), in name order: the same model on every run,
+/// for tests whose outcome depends on the weights.
+fn build_seeded(cfg: &ModelConfig, mut seed: u64) -> Model {
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = Model::new(cfg, vb).unwrap();
+    let data = varmap.data().lock().unwrap();
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let dims = var.dims().to_vec();
+        let n = var.elem_count();
+        let fan_in = if dims.len() > 1 { n / dims[0] } else { n };
+        let a = (3.0 / fan_in.max(1) as f32).sqrt();
+        let values: Vec<f32> = (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                ((seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * a
+            })
+            .collect();
+        var.set(&Tensor::from_vec(values, dims.as_slice(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    drop(data);
+    model
+}
+
 /// `n` flows' bytes, taking flows with at least two packets first.
 fn batch(repr: &Representation, flows: &[Flow], n: usize) -> (Vec<u8>, Vec<Vec<Field>>) {
     let mut chosen: Vec<&Flow> = flows.iter().filter(|f| f.head.len() >= 2).collect();
@@ -149,7 +180,7 @@ fn gradients_match_finite_differences() {
     let flows = all_flows(&repr);
     let (bytes, _) = batch(&repr, &flows, 1);
     for cfg in configs() {
-        let model = build(&cfg);
+        let model = build_seeded(&cfg, 0x2545_F491_4F6C_DD1D);
         let input = ModelInput::from_bytes(&bytes, 1, P, B, &Device::Cpu).unwrap();
         let d = diff_input(&model, &input).unwrap();
         let var = candle_core::Var::from_tensor(&d.x).unwrap();
@@ -174,7 +205,13 @@ fn gradients_match_finite_differences() {
         let mut order: Vec<usize> = (0..g.len()).collect();
         order.sort_by(|&a, &b| g[b].abs().total_cmp(&g[a].abs()));
         let h = 2e-3f32;
-        for &at in order.iter().take(3) {
+        // A relu or max-pool kink may sit within ±h of a position: there the
+        // finite differences measure a blend of two slopes and say nothing
+        // about autograd. Check the positions where the logit is smooth
+        // across the step (both one-sided differences agree), among the 40
+        // with the largest gradients, and require a few of them.
+        let mut checked = 0;
+        for &at in order.iter().take(40) {
             let logit_with = |v: f32| {
                 let mut y = x.clone();
                 y[at] = v;
@@ -189,17 +226,25 @@ fn gradients_match_finite_differences() {
                 logit_with(x[at]),
                 logit_with(x[at] - h),
             );
-            // At a kink (relu, max-pool) autograd gives one of the one-sided
-            // derivatives; elsewhere all three agree.
-            let fds = [(up - down) / (2.0 * h), (up - mid) / h, (mid - down) / h];
-            let close = |fd: f32| (fd - g[at]).abs() <= 0.05 * g[at].abs() + 2e-3;
+            let (right, left) = ((up - mid) / h, (mid - down) / h);
+            let scale = right.abs().max(left.abs());
+            if (right - left).abs() > 0.02 * scale + 1e-3 {
+                continue; // a kink within the step
+            }
+            let central = (up - down) / (2.0 * h);
             assert!(
-                fds.iter().any(|&fd| close(fd)),
-                "{:?} position {at}: autograd {} vs finite differences {fds:?}",
+                (central - g[at]).abs() <= 0.05 * g[at].abs() + 2e-3,
+                "{:?} position {at}: autograd {} vs finite differences {central} ({left}, {right})",
                 cfg.kind(),
                 g[at]
             );
+            checked += 1;
         }
+        assert!(
+            checked >= 3,
+            "{:?}: only {checked} of the top 40 positions are smooth enough to check",
+            cfg.kind()
+        );
     }
 }
 
