@@ -11,7 +11,7 @@ use super::*;
 use crate::baselines::{C45Model, KnnModel};
 use crate::classifier::Classifier;
 use crate::flows::Flow;
-use crate::models::{CnnConfig, HanConfig, LstmConfig, Model, ModelConfig, ModelInput, SaeConfig};
+use crate::models::{Model, ModelConfig, ModelInput};
 use crate::repr::{Field, FieldGroup, Representation, View};
 use crate::Analyzer;
 
@@ -46,21 +46,7 @@ fn all_flows(repr: &Representation) -> Vec<Flow> {
 }
 
 fn configs() -> Vec<ModelConfig> {
-    let mut han = HanConfig::new(CLASSES, P, B);
-    han.byte_embed = 8;
-    han.byte_hidden = 8;
-    han.byte_attention = 16;
-    han.packet_hidden = 8;
-    han.packet_attention = 16;
-    vec![
-        ModelConfig::Cnn(CnnConfig::new(CLASSES, P, B)),
-        ModelConfig::Lstm(LstmConfig::new(CLASSES, P, B)),
-        ModelConfig::Sae(SaeConfig {
-            hidden: vec![32, 16],
-            ..SaeConfig::new(CLASSES, P, B)
-        }),
-        ModelConfig::Han(han),
-    ]
+    crate::models::tests::small_configs(CLASSES, P, B)
 }
 
 fn build(cfg: &ModelConfig) -> Model {

@@ -45,7 +45,7 @@ mod sae;
 mod weights;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use cnn::{Cnn, CnnConfig};
 pub use config::{ModelConfig, ModelKind};

@@ -54,20 +54,21 @@ fn configs(p: usize, b: usize) -> Vec<ModelConfig> {
         .collect()
 }
 
-/// Small configs for tests that run many forward/backward passes.
-fn small_configs(p: usize, b: usize) -> Vec<ModelConfig> {
-    let mut han = HanConfig::new(N_CLASSES, p, b);
+/// Small configs, one per model, for tests that run many forward/backward
+/// passes (also the explanation tests').
+pub(crate) fn small_configs(n_classes: usize, p: usize, b: usize) -> Vec<ModelConfig> {
+    let mut han = HanConfig::new(n_classes, p, b);
     han.byte_embed = 8;
     han.byte_hidden = 8;
     han.byte_attention = 16;
     han.packet_hidden = 8;
     han.packet_attention = 16;
     vec![
-        ModelConfig::Cnn(CnnConfig::new(N_CLASSES, p, b)),
-        ModelConfig::Lstm(LstmConfig::new(N_CLASSES, p, b)),
+        ModelConfig::Cnn(CnnConfig::new(n_classes, p, b)),
+        ModelConfig::Lstm(LstmConfig::new(n_classes, p, b)),
         ModelConfig::Sae(SaeConfig {
             hidden: vec![64, 32],
-            ..SaeConfig::new(N_CLASSES, p, b)
+            ..SaeConfig::new(n_classes, p, b)
         }),
         ModelConfig::Han(han),
     ]
@@ -568,7 +569,7 @@ fn input_errors_are_typed() {
 #[test]
 fn empty_batch_does_not_panic() {
     let input = ModelInput::from_bytes(&[], 0, 8, 16, &Device::Cpu).unwrap();
-    for cfg in small_configs(8, 16) {
+    for cfg in small_configs(N_CLASSES, 8, 16) {
         let (_, model) = build(&cfg);
         // Either empty logits or a typed error; never a panic.
         if let Ok(logits) = model.logits(&input) {
@@ -629,7 +630,7 @@ fn an_optimiser_step_lowers_the_loss_and_reaches_every_parameter() {
     let (p, b) = (8, 32);
     let input = batch_input(6, p, b, &[8, 8, 3, 5, 1, 8], 6);
     let labels = Tensor::new(&[0u32, 1, 2, 3, 0, 1], &Device::Cpu).unwrap();
-    for cfg in small_configs(p, b) {
+    for cfg in small_configs(N_CLASSES, p, b) {
         let (varmap, model) = build(&cfg);
         let before = cross_entropy(&model, &input, &labels);
 
