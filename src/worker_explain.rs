@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use flowlens_core::classifier::Classifier;
 use flowlens_core::explain::{
-    predict_classes, EncodedFlows, FieldTotals, Method, Mode, Perturbation, SharePayload,
+    predict_classes, sensitivity_row, EncodedFlows, FieldTotals, Method, Mode, SharePayload,
     AUDIT_GROUPS,
 };
 use flowlens_core::manifest::{Architecture, ModelEntry, Pack};
@@ -268,37 +268,26 @@ impl Worker {
                         if stale() {
                             return Ok(());
                         }
-                        let p = Perturbation::new(group, Mode::Randomise, AUDIT_SEED)
-                            .map_err(|e| e.to_string())?;
-                        let pert = enc.perturbed(repr, &p).map_err(|e| e.to_string())?;
-                        let bytes_changed = pert
-                            .bytes
+                        let row = sensitivity_row(
+                            &clf,
+                            repr,
+                            &enc,
+                            &base,
+                            group,
+                            Mode::Randomise,
+                            AUDIT_SEED,
+                            &self.device,
+                        )
+                        .map_err(|e| format!("{}: {e}", entry.id))?;
+                        let class = |c: usize| u16::try_from(c).unwrap_or(u16::MAX);
+                        let changes = row
+                            .flipped
                             .iter()
-                            .zip(&enc.bytes)
-                            .filter(|(a, b)| a != b)
-                            .count();
-                        let unchanged = bytes_changed == 0 && pert.features == enc.features;
-                        let after = if unchanged {
-                            base.clone()
-                        } else {
-                            predict_classes(&clf, repr, &pert, &self.device)
-                                .map_err(|e| format!("{}: {e}", entry.id))?
-                        };
-                        let (flipped, changes) = base
-                            .iter()
-                            .zip(&after)
-                            .enumerate()
-                            .filter(|(_, (a, b))| a != b)
-                            .map(|(i, (a, b))| {
-                                (
-                                    i as u32,
-                                    (
-                                        u16::try_from(*a).unwrap_or(u16::MAX),
-                                        u16::try_from(*b).unwrap_or(u16::MAX),
-                                    ),
-                                )
-                            })
-                            .unzip();
+                            .zip(&row.flipped_to)
+                            .map(|(&i, &to)| (class(base.get(i).copied().unwrap_or(0)), class(to)))
+                            .collect();
+                        let flipped = row.flipped.iter().map(|&i| i as u32).collect();
+                        let bytes_changed = row.bytes_changed;
                         self.post(&FromWorker::Analysis(AnalysisMsg::Audit {
                             req: id,
                             row: AuditRow {

@@ -37,7 +37,8 @@
 //!   features, salts of `n` flows), `perturbed(repr, &perturbation)`, `check`.
 //! - [`predict_classes`]`(classifier, repr, flows, device) -> Vec<usize>`.
 //! - [`sensitivity()`]`(classifier, repr, flows, groups, modes, seed, device) ->
-//!   Vec<`[`SensitivityRow`]`>`: flipped flow indices per group × mode.
+//!   Vec<`[`SensitivityRow`]`>`: flipped flow indices (and their new classes) per
+//!   group × mode; [`sensitivity_row`] computes one row against given base classes.
 //!
 //! Share links ([`share`]):
 //! - [`SharePayload::from_flow`]`(pack_id, model_id, repr, flow, view, include_payload)`,
@@ -85,7 +86,7 @@ pub use baseline::{
     NeighbourView, TreeExplanation,
 };
 pub use perturb::{EncodedFlows, Mode, Perturbation, AUDIT_GROUPS};
-pub use sensitivity::{predict_classes, sensitivity, SensitivityRow};
+pub use sensitivity::{predict_classes, sensitivity, sensitivity_row, SensitivityRow};
 pub use share::{ByteEdit, ShareError, SharePayload, ViewState};
 
 use crate::classifier::ClassifierError;

@@ -23,6 +23,8 @@ pub struct SensitivityRow {
     pub flows: usize,
     /// Indices (into the flows given) whose predicted class changed.
     pub flipped: Vec<usize>,
+    /// The class each flipped flow changed to, parallel to `flipped`.
+    pub flipped_to: Vec<usize>,
     /// Bytes rewritten over all flows (0: the group is absent or hidden by
     /// the view, so nothing can flip).
     pub bytes_changed: usize,
@@ -91,34 +93,55 @@ pub fn sensitivity(
     let mut rows = Vec::with_capacity(groups.len() * modes.len());
     for &group in groups {
         for &mode in modes {
-            let perturbation = Perturbation::new(group, mode, seed)?;
-            let perturbed = flows.perturbed(repr, &perturbation)?;
-            let bytes_changed = perturbed
-                .bytes
-                .iter()
-                .zip(&flows.bytes)
-                .filter(|(a, b)| a != b)
-                .count();
-            let features_changed = perturbed.features != flows.features;
-            let flipped = if bytes_changed == 0 && !features_changed {
-                Vec::new()
-            } else {
-                predict_classes(classifier, repr, &perturbed, device)?
-                    .into_iter()
-                    .zip(&base)
-                    .enumerate()
-                    .filter(|(_, (a, b))| a != *b)
-                    .map(|(i, _)| i)
-                    .collect()
-            };
-            rows.push(SensitivityRow {
-                group,
-                mode,
-                flows: flows.n,
-                flipped,
-                bytes_changed,
-            });
+            rows.push(sensitivity_row(
+                classifier, repr, flows, &base, group, mode, seed, device,
+            )?);
         }
     }
     Ok(rows)
+}
+
+/// One row of [`sensitivity()`]: `group` perturbed in `mode`, compared with
+/// `base` (the classes [`predict_classes`] gives for the unperturbed
+/// `flows`). For callers that go group by group (the page's worker yields
+/// to its event loop between rows).
+#[allow(clippy::too_many_arguments)]
+pub fn sensitivity_row(
+    classifier: &Classifier,
+    repr: &Representation,
+    flows: &EncodedFlows,
+    base: &[usize],
+    group: FieldGroup,
+    mode: Mode,
+    seed: u64,
+    device: &Device,
+) -> Result<SensitivityRow, ExplainError> {
+    let perturbation = Perturbation::new(group, mode, seed)?;
+    let perturbed = flows.perturbed(repr, &perturbation)?;
+    let bytes_changed = perturbed
+        .bytes
+        .iter()
+        .zip(&flows.bytes)
+        .filter(|(a, b)| a != b)
+        .count();
+    let features_changed = perturbed.features != flows.features;
+    let (flipped, flipped_to) = if bytes_changed == 0 && !features_changed {
+        (Vec::new(), Vec::new())
+    } else {
+        predict_classes(classifier, repr, &perturbed, device)?
+            .into_iter()
+            .zip(base)
+            .enumerate()
+            .filter(|(_, (after, before))| after != *before)
+            .map(|(i, (after, _))| (i, after))
+            .unzip()
+    };
+    Ok(SensitivityRow {
+        group,
+        mode,
+        flows: flows.n,
+        flipped,
+        flipped_to,
+        bytes_changed,
+    })
 }
