@@ -179,7 +179,15 @@ impl CustomOp1 for MaxPool {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        // The gradient of each window goes to its maximum, split evenly on ties.
+        // The gradient of each window goes to its maximum, split evenly on
+        // ties. A tie has no gradient, only one-sided slopes, so any rule is
+        // a choice; never give every tied element all of it (candle's max
+        // does), which multiplies it. In the CNN ties come from blocks of
+        // zero bytes (padding packets, zeroed addresses, zero fields): the
+        // convolution's exact zeros there, and the equal values the next
+        // layer computes from them. They change the gradient only at zero
+        // inputs, which gradient x input and integrated gradients multiply
+        // by zero (see explain's finite-difference test).
         let (_, _, h, w) = arg.dims4()?;
         let (_, _, h_out, w_out) = res.dims4()?;
         let (h_used, w_used) = (h_out * self.ph, w_out * self.pw);

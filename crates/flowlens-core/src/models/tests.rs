@@ -218,13 +218,28 @@ fn bigru_matches_candle_gru_in_both_directions() {
 fn cnn_convolution_matches_candle_conv2d() {
     let dev = &Device::Cpu;
     for (c_in, c_out, k, h, w) in [(1, 4, 3, 8, 16), (3, 5, 5, 4, 7), (2, 2, 1, 3, 3)] {
-        let x = Tensor::randn(0f32, 1.0, (2, c_in, h, w), dev).unwrap();
-        let kernel = Tensor::randn(0f32, 1.0, (c_out, c_in, k, k), dev).unwrap();
+        let x = candle_core::Var::randn(0f32, 1.0, (2, c_in, h, w), dev).unwrap();
+        let kernel = candle_core::Var::randn(0f32, 1.0, (c_out, c_in, k, k), dev).unwrap();
         let ours = super::cnn::conv2d_same(&x, &kernel).unwrap();
         let reference = x.conv2d(&kernel, k / 2, 1, 1, 1).unwrap();
         assert_eq!(ours.dims(), reference.dims());
         let diff = max_abs_diff(&ours, &reference);
         assert!(diff < 1e-4, "k={k}: differs by {diff}");
+
+        // Backward (candle's autograd through the pads, taps and matmul),
+        // edges included, against candle's conv2d backward.
+        let weights = Tensor::randn(0f32, 1.0, ours.dims(), dev).unwrap();
+        let loss = |y: Tensor| (y * &weights).unwrap().sum_all().unwrap();
+        let g_ours = loss(ours).backward().unwrap();
+        let g_ref = loss(reference).backward().unwrap();
+        for (name, var) in [("input", &x), ("kernel", &kernel)] {
+            let (a, b) = (
+                g_ours.get(var.as_tensor()).unwrap(),
+                g_ref.get(var.as_tensor()).unwrap(),
+            );
+            let diff = max_abs_diff(a, b);
+            assert!(diff < 1e-3, "k={k}: {name} gradients differ by {diff}");
+        }
     }
 }
 
@@ -295,6 +310,67 @@ fn max_pool_matches_a_reference_forward_and_backward() {
             assert!(max_abs_diff(a, b) < 1e-6, "{h}x{w} by {pool:?}");
         }
     }
+}
+
+/// Tied maxima share the window's gradient: the all-zero window that a
+/// convolution gives over a block of zero bytes, two equal maxima, then
+/// one. Never a multiple of it (candle's `max` gives every tied element all
+/// of it).
+#[test]
+fn max_pool_shares_the_gradient_among_tied_maxima() {
+    let dev = &Device::Cpu;
+    // One 3 x 7 plane pooled 2 x 2: the last row and column are dropped.
+    #[rustfmt::skip]
+    let x = [
+        0.0, 0.0,  5.0, 1.0,  1.0, 2.0,  9.0,
+        0.0, 0.0,  2.0, 5.0,  4.0, 3.0,  9.0,
+        9.0, 9.0,  9.0, 9.0,  9.0, 9.0,  9.0f32,
+    ];
+    let x = candle_core::Var::from_slice(&x, (1, 1, 3, 7), dev).unwrap();
+    let y = ops::max_pool2d(x.as_tensor(), (2, 2)).unwrap();
+    assert_eq!(
+        y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        [0.0, 5.0, 4.0]
+    );
+    let up = Tensor::from_slice(&[8f32, 6.0, 3.0], (1, 1, 1, 3), dev).unwrap();
+    let grads = (y * up).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = grads
+        .get(x.as_tensor())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    #[rustfmt::skip]
+    let want = [
+        2.0, 2.0,  3.0, 0.0,  0.0, 0.0,  0.0,
+        2.0, 2.0,  0.0, 3.0,  3.0, 0.0,  0.0,
+        0.0, 0.0,  0.0, 0.0,  0.0, 0.0,  0.0f32,
+    ];
+    assert_eq!(g, want);
+}
+
+/// The fast tanh's backward equals candle's `tanh` backward, also where it
+/// clamps.
+#[test]
+fn fast_tanh_gradient_matches_candle_tanh() {
+    let dev = &Device::Cpu;
+    let values: Vec<f32> = (-100..=100).map(|i| i as f32 * 0.1).collect(); // -10 ..= 10
+    let x = candle_core::Var::from_slice(&values, values.len(), dev).unwrap();
+    let weights = Tensor::randn(0f32, 1.0, values.len(), dev).unwrap();
+    let grad = |y: Tensor| {
+        let g = (y * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        g.get(x.as_tensor()).unwrap().clone()
+    };
+    let ours = grad(ops::tanh(x.as_tensor()).unwrap());
+    let reference = grad(x.as_tensor().tanh().unwrap());
+    let diff = max_abs_diff(&ours, &reference);
+    assert!(diff < 1e-5, "tanh gradients differ by {diff}");
 }
 
 #[test]
