@@ -7,45 +7,10 @@
 
 use candle_core::Device;
 use flowlens_core::classifier::{argmax, softmax, Classifier, ClassifierError, Prediction};
-use flowlens_core::manifest::{Manifest, ModelEntry};
-use flowlens_core::{Flow, FlowConfig};
+use flowlens_core::manifest::ModelEntry;
+use flowlens_core::Flow;
 
 use crate::protocol::ModelOutput;
-
-/// Flows per forward pass: large batches for the convolutional and dense
-/// models and the baselines; smaller ones for the recurrent models, whose
-/// per-byte states (`[batch * P, B, hidden]`) would otherwise add tens of
-/// MiB to the worker's memory, which never shrinks.
-pub fn batch_flows(entry: &ModelEntry) -> usize {
-    use flowlens_core::manifest::Architecture;
-    match entry.architecture {
-        Architecture::Lstm | Architecture::Han => 64,
-        _ => 256,
-    }
-}
-
-/// How the worker cuts flows so that every model of `manifest` finds the
-/// packets and bytes it reads: the largest P and B of all its models (the
-/// defaults without a manifest).
-pub fn flow_config(manifest: Option<&Manifest>) -> FlowConfig {
-    let mut cfg = FlowConfig::default();
-    let Some(m) = manifest else {
-        return cfg;
-    };
-    let shapes: Vec<[usize; 2]> = m
-        .packs
-        .iter()
-        .flat_map(|p| &p.models)
-        .map(|e| e.representation.shape())
-        .collect();
-    if let Some(p) = shapes.iter().map(|s| s[0]).max() {
-        cfg.keep_packets = p;
-    }
-    if let Some(b) = shapes.iter().map(|s| s[1]).max() {
-        cfg.keep_bytes = b;
-    }
-    cfg
-}
 
 /// Predictions of one model for `flows`: label index and confidence each.
 pub fn predict(
@@ -102,6 +67,7 @@ pub fn explain_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowlens_core::manifest::Manifest;
     use flowlens_core::Analyzer;
 
     fn models_dir() -> std::path::PathBuf {
@@ -121,7 +87,7 @@ mod tests {
             "/tests/data/browser/dns-wiresharkrepo.pcap"
         ))
         .expect("fixture");
-        let analysis = Analyzer::analyze(&capture, flow_config(Some(&manifest)));
+        let analysis = Analyzer::analyze(&capture, manifest.flow_config());
         assert!(analysis.flows.len() > 1);
         let device = Device::Cpu;
         let pack = &manifest.packs[0];
@@ -146,21 +112,6 @@ mod tests {
             let one = explain_one(&clf, entry, &analysis.flows[0], &device).expect("explains");
             assert_eq!(one.label, labels[0], "{}", entry.id);
             assert_eq!(one.probabilities.len(), entry.classes.len());
-        }
-    }
-
-    #[test]
-    fn flow_config_covers_every_model() {
-        assert_eq!(flow_config(None), FlowConfig::default());
-        let Ok(json) = std::fs::read_to_string(models_dir().join("manifest.json")) else {
-            println!("skipped: www/models/manifest.json is not there");
-            return;
-        };
-        let manifest = Manifest::from_json(&json).expect("manifest");
-        let cfg = flow_config(Some(&manifest));
-        for e in manifest.packs.iter().flat_map(|p| &p.models) {
-            let [p, b] = e.representation.shape();
-            assert!(cfg.keep_packets >= p && cfg.keep_bytes >= b);
         }
     }
 }

@@ -57,3 +57,12 @@ pub fn bench_pipeline(bytes: &[u8], chunk: usize) -> Vec<f64> {
     let (flows, packets, encoded) = flowlens_core::bench::pipeline(bytes, chunk);
     vec![flows as f64, packets as f64, encoded as f64]
 }
+
+/// Benchmark hook for `cargo xtask bench`: `reps` products of an
+/// `[m, k]` by `[k, n]` f32 matrix with candle, as the dense layers run
+/// ([`flowlens_core::bench::matmul`]). Returns the floating-point operations
+/// done; the caller times it.
+#[wasm_bindgen]
+pub fn bench_matmul(m: usize, k: usize, n: usize, reps: usize) -> Result<f64, JsValue> {
+    flowlens_core::bench::matmul(m, k, n, reps).map_err(|e| JsValue::from_str(&e.to_string()))
+}

@@ -197,7 +197,10 @@ impl Worker {
     async fn parse(&self, job: u32, file: File, slice_bytes: u32) -> FromWorker {
         let bytes_total = file.size().max(0.0) as u64;
         let slice_bytes = u64::from(protocol::clamp_slice_bytes(slice_bytes));
-        let cfg: FlowConfig = infer::flow_config(self.manifest.as_deref());
+        let cfg: FlowConfig = self
+            .manifest
+            .as_deref()
+            .map_or_else(FlowConfig::default, Manifest::flow_config);
         let mut analyzer = Analyzer::new(cfg);
         let mut buf: Vec<u8> = Vec::new();
         let mut offset = 0u64;
@@ -360,7 +363,7 @@ impl Worker {
             let mut pending = Pending::new(0);
             let mut last_post = now_ms();
             let mut model_failed = false;
-            let batches = flows.chunks(infer::batch_flows(entry));
+            let batches = flows.chunks(flowlens_core::classifier::batch_flows(entry.architecture));
             let n_batches = batches.len();
             for (b, batch) in batches.enumerate() {
                 let t = now_ms();

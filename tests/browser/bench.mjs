@@ -43,6 +43,19 @@ try {
     }
     return { total, best, flows };
   }, files.length);
+  const mm = await page.evaluate(async () => {
+    const m = await import('/pkg/flowlens.js');
+    await m.default();
+    const out = [];
+    for (const rows of [64, 256]) {
+      m.bench_matmul(rows, 1024, 256, 1); // compile and warm up
+      const t = performance.now();
+      const flops = m.bench_matmul(rows, 1024, 256, (20 * 1024) / rows);
+      out.push([rows, flops / ((performance.now() - t) / 1e3) / 1e9]);
+    }
+    return out;
+  });
+  for (const [rows, gflops] of mm) console.log(`browser matmul [${rows}, 1024] x [1024, 256]: ${gflops.toFixed(1)} GFLOP/s (wasm simd128, one thread)`);
   console.log(`browser capture->flows->representation: ${(r.total / 2 ** 20).toFixed(1)} MiB in ${r.best.toFixed(1)} ms = ${(r.total / r.best / 1e3).toFixed(0)} MB/s (${r.flows} flows, one thread, best of 5)`);
 
   if (big && fs.existsSync(big)) {

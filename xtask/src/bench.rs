@@ -2,10 +2,13 @@
 //!
 //! 1. native capture -> flows -> representation from memory
 //!    (`flowlens-core/examples/bench_pipeline`, one thread);
-//! 2. native model inference (`flowlens-core/examples/bench_models`) and
+//! 2. native model inference (`flowlens-core/examples/bench_infer`: the
+//!    published models on the flows of a 10 MB capture, in the worker's
+//!    batches, one thread, encoding included: the browser's work, natively;
+//!    and candle's matrix product, the dense layers' ceiling) and
 //!    training throughput (`trainer bench-train`: one epoch of forward,
 //!    backward and AdamW step per deep model on real USTC-TFC2016 flows);
-//! 3. the same pipeline in headless Chromium (the page's `bench_pipeline`
+//! 3. the same pipeline and matrix product in headless Chromium (the page's `bench_pipeline`
 //!    export, timed in the page), and a 1 GiB capture dropped into the page:
 //!    flows found and the worker's peak wasm memory;
 //! 4. the models in headless Chromium: the size of the page's wasm gzipped
@@ -52,21 +55,33 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
             ])
             .args(&captures),
     )?;
-    if root
-        .join("crates/flowlens-core/examples/bench_models.rs")
-        .exists()
-    {
-        println!("\n==> native model inference (release)");
-        run_command(cargo().current_dir(root).args([
-            "run",
-            "--release",
-            "-q",
-            "-p",
-            "flowlens-core",
-            "--example",
-            "bench_models",
-        ]))?;
-    }
+    // 10 MB of many short flows for the models: a USTC-TFC2016-784B capture
+    // (one session per few packets) repeated, else the first capture.
+    let ten = target_dir(root)?.join("bench").join("models-10mb.pcap");
+    let many_flows = captures
+        .iter()
+        .find(|p| p.to_string_lossy().contains("USTC-TFC2016-784B"))
+        .or(captures.first())
+        .context("no capture to build the 10 MB file from")?;
+    make_big_capture(many_flows, &ten, 10 << 20)?;
+    println!("\n==> native model inference (release, one thread, the published models)");
+    run_command(
+        cargo()
+            .current_dir(root)
+            .env("RAYON_NUM_THREADS", "1")
+            .args([
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "flowlens-core",
+                "--example",
+                "bench_infer",
+                "--",
+            ])
+            .arg(root.join("www/models"))
+            .arg(&ten),
+    )?;
     println!("\n==> native training throughput (release, one thread per model)");
     let train_data = root.join("../shared/data/USTC-TFC2016-784B");
     if train_data.is_dir() {
@@ -104,14 +119,6 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
         .or(captures.first())
         .context("no capture to build the 1 GiB file from")?;
     make_big_capture(seed, &big, 1 << 30)?;
-    // 10 MB of many short flows for the models: a USTC-TFC2016-784B capture
-    // (one session per few packets) repeated, else the same seed.
-    let ten = target_dir(root)?.join("bench").join("models-10mb.pcap");
-    let many_flows = captures
-        .iter()
-        .find(|p| p.to_string_lossy().contains("USTC-TFC2016-784B"))
-        .unwrap_or(seed);
-    make_big_capture(many_flows, &ten, 10 << 20)?;
     let server = serve::StaticServer::start(&root.join("www"), 0, false)?;
     let browser_dir = root.join("tests/browser");
     if !browser_dir.join("node_modules/playwright-core").exists() {

@@ -48,6 +48,18 @@ pub fn argmax(values: &[f32]) -> usize {
     best
 }
 
+/// Flows per forward pass, as the browser worker and the benchmarks run
+/// them: large batches for the convolutional and dense models and the
+/// baselines; smaller ones for the recurrent models, whose per-byte states
+/// (`[batch * P, B, hidden]`) would otherwise add tens of MiB to the
+/// worker's memory, which never shrinks.
+pub fn batch_flows(architecture: Architecture) -> usize {
+    match architecture {
+        Architecture::Lstm | Architecture::Han => 64,
+        _ => 256,
+    }
+}
+
 /// A loaded classifier of any architecture.
 #[derive(Debug, Clone)]
 pub enum Classifier {

@@ -182,6 +182,25 @@ impl Manifest {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// How to cut flows so that every model of the manifest finds the
+    /// packets and bytes it reads: the largest P and B of all its models.
+    pub fn flow_config(&self) -> crate::FlowConfig {
+        let mut cfg = crate::FlowConfig::default();
+        let shapes = || {
+            self.packs
+                .iter()
+                .flat_map(|p| &p.models)
+                .map(|e| e.representation.shape())
+        };
+        if let Some(p) = shapes().map(|s| s[0]).max() {
+            cfg.keep_packets = p;
+        }
+        if let Some(b) = shapes().map(|s| s[1]).max() {
+            cfg.keep_bytes = b;
+        }
+        cfg
+    }
+
     /// The entry with this id and its pack.
     pub fn model(&self, id: &str) -> Result<(&Pack, &ModelEntry), ManifestError> {
         self.packs
@@ -300,6 +319,23 @@ mod tests {
             back.model("nope").unwrap_err(),
             ManifestError::UnknownModel("nope".into())
         );
+    }
+
+    #[test]
+    fn flow_config_covers_every_model() {
+        let mut m = sample();
+        assert_eq!(m.flow_config(), crate::FlowConfig::default());
+        let mut wide = m.packs[0].models[0].clone();
+        wide.id = "demo.wide.cnn".into();
+        wide.representation = Representation::new(4, 300, crate::repr::View::All).unwrap();
+        wide.config = Some(ModelConfig::new(ModelKind::Cnn, 2, 4, 300));
+        let mut long = m.packs[0].models[0].clone();
+        long.id = "demo.long.cnn".into();
+        long.representation = Representation::new(20, 64, crate::repr::View::All).unwrap();
+        long.config = Some(ModelConfig::new(ModelKind::Cnn, 2, 20, 64));
+        m.packs[0].models.extend([wide, long]);
+        let cfg = Manifest::from_json(&m.to_json()).unwrap().flow_config();
+        assert_eq!((cfg.keep_packets, cfg.keep_bytes), (20, 300));
     }
 
     #[test]
