@@ -138,6 +138,21 @@ pub fn flow_explain() -> Html {
         });
     }
 
+    // A view selecting another packet than the picked byte's (a share link
+    // made on packet k): the cursor and the what-if editor go to packet k.
+    {
+        let (cursor, picked) = (cursor.clone(), picked.clone());
+        let shown = ex.view.as_ref().and_then(|v| v.0.selected_packet);
+        use_effect_with(shown, move |shown| {
+            if let Some(p) = shown.map(usize::from) {
+                if picked.0 != p {
+                    cursor.set((p, 0));
+                    picked.set((p, 0));
+                }
+            }
+        });
+    }
+
     let Some(subject) = subject else {
         return html! {};
     };

@@ -188,6 +188,11 @@ test('a share link opened in a fresh browser shows the same predictions, without
   await dropAndClassify(page, FIRST_PACK);
   await page.getByTestId('flow-row').nth(1).click();
   await explainReady(page);
+  // The view on the flow's last packet: the link keeps the selection.
+  const last = (await page.locator('.hm-packet:not(.absent)').count()) - 1;
+  await settled(page, () => page.locator(`.hm-c[data-p="${last}"][data-b="8"]`).click());
+  const whatIf = async (p) => (await p.getByTestId('what-if').locator('h3').textContent()).trim();
+  assert.equal(await whatIf(page), `What if… (packet ${last + 1})`);
   // With the payload: the very same input, so the very same answers.
   await settled(page, () => page.getByTestId('share-payload').check());
   const withPayload = await page.getByTestId('share-link').getAttribute('href');
@@ -206,6 +211,10 @@ test('a share link opened in a fresh browser shows the same predictions, without
   assert.deepEqual(await predictions(fresh.page), want);
   assert.equal(await fresh.page.getByTestId('flow-row').count(), 0, 'no capture was dropped');
   assert.ok((await fresh.page.getByTestId('heatmap').locator('.hm-c').count()) > 0);
+  // The same packet selected: the what-if editor opens on it.
+  await fresh.page.waitForFunction(
+    (want) => document.querySelector('[data-testid=what-if] h3')?.textContent.trim() === want,
+    `What if… (packet ${last + 1})`, { timeout: TIMEOUT_MS });
   assertStayedHome(fresh);
   await fresh.context.close();
 
