@@ -3,9 +3,9 @@
 // the cache when offline. Only this origin's GET requests are handled;
 // nothing is sent anywhere else (the page's CSP forbids it too).
 //
-// Cached: the page, its wasm and JS, the model list and the weights of the
-// default model pack at install; every other same-origin file (the other
-// packs' weights) as it is fetched.
+// Cached at install: the page, its wasm and JS, the model list and the
+// weights of every model pack (the default pack first), so that any pack
+// can be picked offline; any other same-origin file as it is fetched.
 
 const CACHE = 'flowlens-v1';
 const SHELL = [
@@ -21,15 +21,16 @@ const SHELL = [
 async function precache() {
   const cache = await caches.open(CACHE);
   await Promise.all(SHELL.map((url) => cache.add(url).catch(() => undefined)));
-  // The model list and the default pack's weights, when published.
+  // The model list and every pack's weights, when published.
   try {
     const response = await fetch('models/manifest.json');
     if (!response.ok) return;
     await cache.put('models/manifest.json', response.clone());
     const manifest = await response.json();
-    const pack = manifest?.packs?.[0];
-    const files = (pack?.models ?? []).map((m) => `models/${m.weights.file}`);
-    await Promise.all(files.map((url) => cache.add(url).catch(() => undefined)));
+    for (const pack of manifest?.packs ?? []) {
+      const files = (pack?.models ?? []).map((m) => `models/${m.weights.file}`);
+      await Promise.all(files.map((url) => cache.add(url).catch(() => undefined)));
+    }
   } catch {
     // Offline at install or no models: the page still works for flows.
   }

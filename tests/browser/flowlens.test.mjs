@@ -563,20 +563,20 @@ test('an unknown manifest schema and a missing weight file give readable errors,
 // what the page needs to open and classify without a network. (Reloading
 // under Playwright's offline emulation proved unreliable here: requests
 // sometimes never reach the service worker, so the test checks the cache.)
-test('the service worker keeps the page, its wasm and the default pack for offline use', { skip: NO_MODELS }, async () => {
+test('the service worker keeps the page, its wasm and every model pack for offline use', { skip: NO_MODELS }, async () => {
   const context = await browser.newContext();
   const requests = [];
   context.on('request', (rq) => requests.push(rq.url()));
   const page = await context.newPage();
   await page.goto(BASE);
   await page.getByTestId('parse-status').filter({ hasText: /^idle$/ }).waitFor({ timeout: TIMEOUT_MS });
-  const pack = manifest.packs[0];
+  const models = manifest.packs.flatMap((p) => p.models);
   const files = [
     '', 'index.html', 'style.css', 'main.js', 'worker.js', 'pkg/flowlens.js', 'pkg/flowlens_bg.wasm',
-    'models/manifest.json', ...pack.models.map((m) => `models/${m.weights.file}`),
+    'models/manifest.json', ...models.map((m) => `models/${m.weights.file}`),
   ];
   // Every file cached, and the weights whole (as many bytes as the manifest says).
-  const first = pack.models[0];
+  const first = models[models.length - 1];
   await page.waitForFunction(
     async ([files, weights, size]) => {
       const reg = await navigator.serviceWorker.getRegistration();
