@@ -15,7 +15,12 @@
 //!    (no weights in it), a 10 MB capture of many short flows dropped into
 //!    the page: time to the first predictions, then each model's throughput
 //!    as the worker measures it (encoding + inference, one thread), for the
-//!    default pack and for one with the C4.5 and k-NN baselines.
+//!    default pack and for one with the C4.5 and k-NN baselines, and the
+//!    default pack again (V8's optimising tier by then); the time to show
+//!    each model's explanation of one flow;
+//! 5. a capture of over 100,000 flows dropped into the page: the main
+//!    thread's long tasks while it parses and classifies, and the time to
+//!    scroll the (virtualised) table to its last flow.
 //!
 //! Real captures: `../shared/data/LAB-siteA` (full-payload lab traffic) and
 //! `USTC-TFC2016-784B` (small packets, many flows) when present, else the
@@ -119,6 +124,10 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
         .or(captures.first())
         .context("no capture to build the 1 GiB file from")?;
     make_big_capture(seed, &big, 1 << 30)?;
+    // Over 100,000 flows (about 2,400 per MB of short sessions) for the
+    // page's responsiveness.
+    let many = target_dir(root)?.join("bench").join("flows-100k.pcap");
+    make_big_capture(many_flows, &many, 48 << 20)?;
     let server = serve::StaticServer::start(&root.join("www"), 0, false)?;
     let browser_dir = root.join("tests/browser");
     if !browser_dir.join("node_modules/playwright-core").exists() {
@@ -138,6 +147,7 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
             .env("BENCH_CAPTURES", list.join("\n"))
             .env("BENCH_BIG", &big)
             .env("BENCH_10MB", &ten)
+            .env("BENCH_100K", &many)
             .env("BENCH_WASM", root.join("www/pkg/flowlens_bg.wasm")),
     );
     server.stop();
