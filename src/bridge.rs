@@ -42,9 +42,11 @@ impl WorkerBridge {
 
         let (ready_in, queue_in, worker_in) = (ready.clone(), queue.clone(), worker.clone());
         let fail = on_failure.clone();
+        let mut rows = protocol::FlowRowsAssembler::default();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            match protocol::decode_reply(&ev.data()) {
-                Ok(FromWorker::Ready) => {
+            match protocol::decode_reply(&ev.data()).map(|msg| rows.accept(msg)) {
+                Ok(None) => {}
+                Ok(Some(FromWorker::Ready)) => {
                     ready_in.set(true);
                     for msg in queue_in.borrow_mut().drain(..) {
                         if let Err(e) = worker_in.post_message(&msg) {
@@ -52,7 +54,7 @@ impl WorkerBridge {
                         }
                     }
                 }
-                Ok(msg) => on_message.emit(msg),
+                Ok(Some(msg)) => on_message.emit(msg),
                 Err(e) => fail.emit(format!("unreadable message from the worker: {e}")),
             }
         });

@@ -67,6 +67,9 @@ pub enum ToWorker {
     Analyse(crate::explain::AnalysisRequest),
 }
 
+/// Flow rows per [`FromWorker::FlowRows`] message.
+pub const FLOW_ROWS_PER_MESSAGE: usize = 8192;
+
 /// A message from the worker to the page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -80,8 +83,14 @@ pub enum FromWorker {
         bytes_total: u64,
         flows: u64,
     },
+    /// Rows of a finished job, in capture order, sent just before its
+    /// [`FromWorker::Done`] in pieces of [`FLOW_ROWS_PER_MESSAGE`]: the page
+    /// decodes each in its own task, so 100,000 flows never stall it for long.
+    /// The bridge puts them in front of the rows `Done` carries.
+    FlowRows { job: u32, flows: Vec<FlowRow> },
     /// The job ended: the whole file was read, reading failed, or it was
-    /// cancelled. `flows` and `summary` hold everything read until then.
+    /// cancelled. `flows` (after the job's [`FromWorker::FlowRows`]) and
+    /// `summary` hold everything read until then.
     Done {
         job: u32,
         bytes_done: u64,
@@ -351,9 +360,115 @@ pub fn open_envelope(data: &JsValue) -> Result<(ToWorker, Option<web_sys::File>)
     Ok((command, file))
 }
 
+/// Puts a job's [`FromWorker::FlowRows`] back in front of the rows of its
+/// [`FromWorker::Done`] (the page's side of the split).
+#[derive(Debug, Default)]
+pub struct FlowRowsAssembler {
+    job: Option<u32>,
+    rows: Vec<FlowRow>,
+}
+
+impl FlowRowsAssembler {
+    /// `None` while rows are gathered; any other message as it should be
+    /// handled (a `Done` with every row of its job, in capture order).
+    pub fn accept(&mut self, msg: FromWorker) -> Option<FromWorker> {
+        match msg {
+            FromWorker::FlowRows { job, mut flows } => {
+                if self.job != Some(job) {
+                    // A newer job: the older one's rows are stale.
+                    self.job = Some(job);
+                    self.rows.clear();
+                }
+                self.rows.append(&mut flows);
+                None
+            }
+            FromWorker::Done {
+                job,
+                bytes_done,
+                bytes_total,
+                flows,
+                summary,
+                error,
+                cancelled,
+                worker_memory_bytes,
+            } => {
+                let mut all = if self.job == Some(job) {
+                    std::mem::take(&mut self.rows)
+                } else {
+                    Vec::new()
+                };
+                self.job = None;
+                self.rows = Vec::new();
+                all.extend(flows);
+                Some(FromWorker::Done {
+                    job,
+                    bytes_done,
+                    bytes_total,
+                    flows: all,
+                    summary,
+                    error,
+                    cancelled,
+                    worker_memory_bytes,
+                })
+            }
+            other => Some(other),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flow_rows_in_pieces_come_back_whole_and_in_order() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/browser/dns-wiresharkrepo.pcap"
+        ))
+        .expect("fixture");
+        let rows: Vec<FlowRow> = flowlens_core::Analyzer::analyze(&bytes, Default::default())
+            .flows
+            .iter()
+            .map(FlowRow::from)
+            .collect();
+        assert!(rows.len() > 3);
+        let done = |job: u32, flows: Vec<FlowRow>| FromWorker::Done {
+            job,
+            bytes_done: 1,
+            bytes_total: 1,
+            flows,
+            summary: Summary::default(),
+            error: None,
+            cancelled: false,
+            worker_memory_bytes: 0,
+        };
+        let mut a = FlowRowsAssembler::default();
+        // A stale job's pieces, then job 2 in three pieces and its `Done`.
+        let stale = FromWorker::FlowRows {
+            job: 1,
+            flows: rows[..1].to_vec(),
+        };
+        assert_eq!(a.accept(stale), None);
+        for piece in [&rows[..1], &rows[1..3]] {
+            let msg = FromWorker::FlowRows {
+                job: 2,
+                flows: piece.to_vec(),
+            };
+            assert_eq!(a.accept(msg), None);
+        }
+        let ready = FromWorker::Ready;
+        assert_eq!(a.accept(ready.clone()), Some(ready));
+        assert_eq!(
+            a.accept(done(2, rows[3..].to_vec())),
+            Some(done(2, rows.clone()))
+        );
+        // A job without pieces passes as is; nothing is left over.
+        assert_eq!(
+            a.accept(done(3, rows[..2].to_vec())),
+            Some(done(3, rows[..2].to_vec()))
+        );
+    }
 
     #[test]
     fn row_is_written_like_the_cli() {

@@ -414,7 +414,8 @@ impl Reducible for AppState {
                     ..AppState::default()
                 };
             }
-            Action::Worker(FromWorker::Ready) => return self,
+            // The bridge puts `FlowRows` back into their job's `Done`.
+            Action::Worker(FromWorker::Ready | FromWorker::FlowRows { .. }) => return self,
             Action::Worker(FromWorker::Models {
                 packs,
                 missing,

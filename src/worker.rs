@@ -247,8 +247,19 @@ impl Worker {
             (None, true) => None,
             (None, false) => analysis.error.map(|e| e.to_string()),
         };
-        let rows = analysis.flows.iter().map(FlowRow::from).collect();
+        let mut rows: Vec<FlowRow> = analysis.flows.iter().map(FlowRow::from).collect();
         self.keep_flows(job, analysis.flows);
+        // All but the last piece ahead of `Done` (see `FromWorker::FlowRows`).
+        let last = rows.len().saturating_sub(1) / protocol::FLOW_ROWS_PER_MESSAGE
+            * protocol::FLOW_ROWS_PER_MESSAGE;
+        let tail = rows.split_off(last);
+        for piece in rows.chunks(protocol::FLOW_ROWS_PER_MESSAGE) {
+            self.post(&FromWorker::FlowRows {
+                job,
+                flows: piece.to_vec(),
+            });
+        }
+        let rows = tail;
         FromWorker::Done {
             job,
             bytes_done,
