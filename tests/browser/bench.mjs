@@ -175,7 +175,8 @@ async function benchExplain(page, pack) {
   for (const m of pack.models) {
     const tab = () => page.locator(`.model-tabs [data-model="${m.id}"]`).click();
     const first = await timed(tab, `[data-model="${m.id}"]`);
-    const method = await page.getByTestId('flow-explain').getAttribute('data-method');
+    const method = (await page.getByTestId('flow-explain').getAttribute('data-method')) ||
+      { c45: 'decision path', knn: 'nearest neighbours' }[m.architecture] || 'view';
     let line = `browser explanation ${m.id.padEnd(36)} ${method} ${first} ms`;
     if (['cnn', 'lstm', 'sae', 'han'].includes(m.architecture)) {
       const ig = await timed(
