@@ -382,36 +382,20 @@ impl FlowRowsAssembler {
                 self.rows.append(&mut flows);
                 None
             }
-            FromWorker::Done {
-                job,
-                bytes_done,
-                bytes_total,
-                flows,
-                summary,
-                error,
-                cancelled,
-                worker_memory_bytes,
-            } => {
-                let mut all = if self.job == Some(job) {
-                    std::mem::take(&mut self.rows)
-                } else {
-                    Vec::new()
-                };
-                self.job = None;
-                self.rows = Vec::new();
-                all.extend(flows);
-                Some(FromWorker::Done {
-                    job,
-                    bytes_done,
-                    bytes_total,
-                    flows: all,
-                    summary,
-                    error,
-                    cancelled,
-                    worker_memory_bytes,
-                })
+            mut other => {
+                if let FromWorker::Done { job, flows, .. } = &mut other {
+                    let mut all = if self.job == Some(*job) {
+                        std::mem::take(&mut self.rows)
+                    } else {
+                        Vec::new()
+                    };
+                    self.job = None;
+                    self.rows = Vec::new();
+                    all.append(flows);
+                    *flows = all;
+                }
+                Some(other)
             }
-            other => Some(other),
         }
     }
 }

@@ -46,19 +46,11 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
     );
     println!("\n==> native pipeline (release, one thread)");
     run_command(
-        cargo()
-            .current_dir(root)
-            .args([
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "flowlens-core",
-                "--example",
-                "bench_pipeline",
-                "--",
-            ])
-            .args(&captures),
+        release_run(
+            root,
+            &["-p", "flowlens-core", "--example", "bench_pipeline"],
+        )
+        .args(&captures),
     )?;
     // 10 MB of many short flows for the models: a USTC-TFC2016-784B capture
     // (one session per few packets) repeated, else the first capture.
@@ -71,19 +63,7 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
     make_big_capture(many_flows, &ten, 10 << 20)?;
     println!("\n==> native model inference (release, one thread, the published models)");
     run_command(
-        cargo()
-            .current_dir(root)
-            .env("RAYON_NUM_THREADS", "1")
-            .args([
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "flowlens-core",
-                "--example",
-                "bench_infer",
-                "--",
-            ])
+        release_run(root, &["-p", "flowlens-core", "--example", "bench_infer"])
             .arg(root.join("www/models"))
             .arg(&ten),
     )?;
@@ -91,19 +71,8 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
     let train_data = root.join("../shared/data/USTC-TFC2016-784B");
     if train_data.is_dir() {
         run_command(
-            cargo()
-                .current_dir(root)
-                .env("RAYON_NUM_THREADS", "1")
-                .args([
-                    "run",
-                    "--release",
-                    "-q",
-                    "-p",
-                    "trainer",
-                    "--",
-                    "bench-train",
-                    "--data",
-                ])
+            release_run(root, &["-p", "trainer"])
+                .args(["bench-train", "--data"])
                 .arg(&train_data),
         )?;
     } else {
@@ -152,6 +121,18 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
     );
     server.stop();
     result
+}
+
+/// `cargo run --release -q <what> --` on one candle thread (the browser
+/// has one): append the program's arguments.
+fn release_run(root: &Path, what: &[&str]) -> Command {
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["run", "--release", "-q"])
+        .args(what)
+        .arg("--");
+    cmd
 }
 
 fn describe(files: &[PathBuf]) -> String {
