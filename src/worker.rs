@@ -247,19 +247,17 @@ impl Worker {
             (None, true) => None,
             (None, false) => analysis.error.map(|e| e.to_string()),
         };
-        let mut rows: Vec<FlowRow> = analysis.flows.iter().map(FlowRow::from).collect();
+        let rows: Vec<FlowRow> = analysis.flows.iter().map(FlowRow::from).collect();
         self.keep_flows(job, analysis.flows);
         // All but the last piece ahead of `Done` (see `FromWorker::FlowRows`).
-        let last = rows.len().saturating_sub(1) / protocol::FLOW_ROWS_PER_MESSAGE
-            * protocol::FLOW_ROWS_PER_MESSAGE;
-        let tail = rows.split_off(last);
-        for piece in rows.chunks(protocol::FLOW_ROWS_PER_MESSAGE) {
-            self.post(&FromWorker::FlowRows {
-                job,
-                flows: piece.to_vec(),
-            });
+        let per = protocol::FLOW_ROWS_PER_MESSAGE;
+        let ahead = rows.len().saturating_sub(1) / per;
+        let mut rows = rows.into_iter();
+        for _ in 0..ahead {
+            let flows = rows.by_ref().take(per).collect();
+            self.post(&FromWorker::FlowRows { job, flows });
         }
-        let rows = tail;
+        let rows = rows.collect();
         FromWorker::Done {
             job,
             bytes_done,

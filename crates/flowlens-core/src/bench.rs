@@ -1,6 +1,6 @@
-//! The pipeline as benchmarks run it, natively (`examples/bench_pipeline`)
-//! and in the browser (the page's `bench_pipeline` export): one definition
-//! so both measure the same work.
+//! The work benchmarks time, natively (`examples/bench_pipeline`,
+//! `examples/bench_infer`) and in the browser (the page's `bench_pipeline`
+//! and `bench_matmul` exports): one definition so both measure the same work.
 
 use candle_core::{DType, Device, Tensor};
 
@@ -28,8 +28,8 @@ pub fn pipeline(bytes: &[u8], chunk: usize) -> (usize, u64, usize) {
 /// transposed as in a linear layer (`x W^T`, `W` stored `[n, k]`). Returns
 /// the floating-point operations counted (`2 m k n` per product); the caller
 /// times it (after a first, untimed call: the browser compiles hot code on
-/// first use). The ceiling of every dense
-/// layer: natively and in the browser the same candle call.
+/// first use). The ceiling of every dense layer, natively and in the
+/// browser the same candle call.
 pub fn matmul(m: usize, k: usize, n: usize, reps: usize) -> candle_core::Result<f64> {
     let x = Tensor::ones((m, k), DType::F32, &Device::Cpu)?;
     let w = Tensor::ones((n, k), DType::F32, &Device::Cpu)?.t()?;
