@@ -53,13 +53,10 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
         .args(&captures),
     )?;
     // 10 MB of many short flows for the models: a USTC-TFC2016-784B capture
-    // (one session per few packets) repeated, else the first capture.
-    let ten = target_dir(root)?.join("bench").join("models-10mb.pcap");
-    let many_flows = captures
-        .iter()
-        .find(|p| p.to_string_lossy().contains("USTC-TFC2016-784B"))
-        .or(captures.first())
-        .context("no capture to build the 10 MB file from")?;
+    // (one session per few packets) repeated, else the first capture that
+    // can be repeated.
+    let many_flows = repeatable(&captures, "USTC-TFC2016-784B")?;
+    let ten = big_file(root, "10mb", many_flows)?;
     make_big_capture(many_flows, &ten, 10 << 20)?;
     println!("\n==> native model inference (release, one thread, the published models)");
     run_command(
@@ -86,16 +83,12 @@ pub fn run(root: &Path, browser: bool) -> Result<()> {
     }
     println!("\n==> browser (headless Chromium)");
     web::build(root, web::Profile::Wasm)?;
-    let big = target_dir(root)?.join("bench").join("big-1gib.pcap");
-    let seed = captures
-        .iter()
-        .find(|p| p.to_string_lossy().contains("HTTPS"))
-        .or(captures.first())
-        .context("no capture to build the 1 GiB file from")?;
+    let seed = repeatable(&captures, "HTTPS")?;
+    let big = big_file(root, "1gib", seed)?;
     make_big_capture(seed, &big, 1 << 30)?;
     // Over 100,000 flows (about 2,400 per MB of short sessions) for the
     // page's responsiveness.
-    let many = target_dir(root)?.join("bench").join("flows-100k.pcap");
+    let many = big_file(root, "48mib", many_flows)?;
     make_big_capture(many_flows, &many, 48 << 20)?;
     let server = serve::StaticServer::start(&root.join("www"), 0, false)?;
     let browser_dir = root.join("tests/browser");
@@ -183,6 +176,31 @@ fn sorted(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Repeat the packets of a little-endian legacy Ethernet pcap until `size`
 /// bytes, adding the copy number to each IPv4 source address.
+/// The capture whose path contains `preferred`, else the first one
+/// [`make_big_capture`] can repeat (a little-endian Ethernet pcap).
+fn repeatable<'a>(captures: &'a [PathBuf], preferred: &str) -> Result<&'a PathBuf> {
+    let ethernet = |p: &&PathBuf| {
+        let mut head = [0u8; 24];
+        fs::File::open(p)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok_and(|()| head[..4] == [0xd4, 0xc3, 0xb2, 0xa1] && head[20] == 1)
+    };
+    captures
+        .iter()
+        .filter(ethernet)
+        .find(|p| p.to_string_lossy().contains(preferred))
+        .or_else(|| captures.iter().find(ethernet))
+        .context("no little-endian Ethernet pcap among the bench captures to repeat")
+}
+
+/// `target/bench/<size>-<seed's stem>.pcap`: built once per seed.
+fn big_file(root: &Path, size: &str, seed: &Path) -> Result<PathBuf> {
+    let stem = seed.file_stem().unwrap_or_default().to_string_lossy();
+    Ok(target_dir(root)?
+        .join("bench")
+        .join(format!("{size}-{stem}.pcap")))
+}
+
 fn make_big_capture(seed: &Path, out: &Path, size: u64) -> Result<()> {
     if out.metadata().is_ok_and(|m| m.len() >= size) {
         return Ok(());
