@@ -62,6 +62,7 @@ pub fn app() -> Html {
             let command = ToWorker::Parse {
                 job,
                 slice_bytes: protocol::slice_bytes_from_query(&search),
+                max_flows: protocol::max_flows_from_query(&search),
             };
             let sent = match bridge.borrow().as_ref() {
                 Some(b) => b.send(&command, Some(&file)).map_err(|e| describe(&e)),

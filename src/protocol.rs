@@ -27,19 +27,43 @@ pub const SLICE_BYTES_RANGE: std::ops::RangeInclusive<u32> = (4 << 10)..=(64 << 
 /// progress and cancel paths, and records cut by slice boundaries, easy to
 /// exercise with small files (the browser tests use it).
 pub fn slice_bytes_from_query(search: &str) -> u32 {
+    query_u32(search, "slice_bytes")
+        .map(clamp_slice_bytes)
+        .unwrap_or(SLICE_BYTES)
+}
+
+/// The most flows a job keeps. The worker stops reading there, says so and
+/// shows what it read: a wasm module has at most 4 GiB, and a capture of
+/// millions of tiny flows would otherwise fill it (about 560 bytes per
+/// flow in the worker, measured with 6 million flows).
+pub const MAX_FLOWS: u32 = 2_000_000;
+
+/// The flow limit for a page URL's query string: `?max_flows=N` (at least 1,
+/// at most [`MAX_FLOWS`]) or [`MAX_FLOWS`]; the browser tests lower it to
+/// reach the limit with a small file.
+pub fn max_flows_from_query(search: &str) -> u32 {
+    query_u32(search, "max_flows")
+        .map(|n| n.clamp(1, MAX_FLOWS))
+        .unwrap_or(MAX_FLOWS)
+}
+
+/// The number after `key=` in a URL query string, if any.
+fn query_u32(search: &str, key: &str) -> Option<u32> {
     search
         .trim_start_matches('?')
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == "slice_bytes")
+        .find(|(k, _)| *k == key)
         .and_then(|(_, value)| value.parse::<u32>().ok())
-        .map(clamp_slice_bytes)
-        .unwrap_or(SLICE_BYTES)
 }
 
 /// `n` moved into [`SLICE_BYTES_RANGE`].
 pub fn clamp_slice_bytes(n: u32) -> u32 {
     n.clamp(*SLICE_BYTES_RANGE.start(), *SLICE_BYTES_RANGE.end())
+}
+
+fn default_max_flows() -> u32 {
+    MAX_FLOWS
 }
 
 /// A command from the page to the worker.
@@ -48,7 +72,13 @@ pub fn clamp_slice_bytes(n: u32) -> u32 {
 pub enum ToWorker {
     /// Read the `File` posted with this command. Starting a job cancels every
     /// earlier one.
-    Parse { job: u32, slice_bytes: u32 },
+    /// Reading stops with a message after `max_flows` flows.
+    Parse {
+        job: u32,
+        slice_bytes: u32,
+        #[serde(default = "default_max_flows")]
+        max_flows: u32,
+    },
     /// Stop `job` (and any earlier job) at the next slice boundary. The worker
     /// still answers with [`FromWorker::Done`] carrying the flows read so far.
     Cancel { job: u32 },
@@ -482,11 +512,21 @@ mod tests {
     }
 
     #[test]
+    fn flow_limit_from_the_url() {
+        assert_eq!(max_flows_from_query(""), MAX_FLOWS);
+        assert_eq!(max_flows_from_query("?slice_bytes=4096&max_flows=300"), 300);
+        assert_eq!(max_flows_from_query("?max_flows=0"), 1);
+        assert_eq!(max_flows_from_query("?max_flows=4000000000"), MAX_FLOWS);
+        assert_eq!(max_flows_from_query("?max_flows=-5"), MAX_FLOWS);
+    }
+
+    #[test]
     fn commands_round_trip_through_json_shape() {
         // The JS shape is the serde shape; JSON shows it without a browser.
         let cmd = ToWorker::Parse {
             job: 3,
             slice_bytes: SLICE_BYTES,
+            max_flows: 300,
         };
         let json = serde_json::to_value(&cmd).expect("serialize");
         assert_eq!(json["type"], "parse");

@@ -144,7 +144,14 @@ async fn load_manifest(scope: &DedicatedWorkerGlobalScope) -> (Option<Manifest>,
 impl Worker {
     fn on_message(self: Rc<Self>, ev: MessageEvent) {
         match protocol::open_envelope(&ev.data()) {
-            Ok((ToWorker::Parse { job, slice_bytes }, Some(file))) => {
+            Ok((
+                ToWorker::Parse {
+                    job,
+                    slice_bytes,
+                    max_flows,
+                },
+                Some(file),
+            )) => {
                 // A new job supersedes every earlier one, and their runs.
                 self.stop_up_to
                     .set(self.stop_up_to.get().max(job.saturating_sub(1)));
@@ -152,7 +159,7 @@ impl Worker {
                 // The previous file's flows are not needed any more.
                 *self.flows.borrow_mut() = None;
                 wasm_bindgen_futures::spawn_local(async move {
-                    let done = self.parse(job, file, slice_bytes).await;
+                    let done = self.parse(job, file, slice_bytes, max_flows).await;
                     if !self.post(&done) {
                         let error = "the results could not be sent to the page".to_string();
                         self.post(&self.done_with_error(job, error));
@@ -194,7 +201,7 @@ impl Worker {
     }
 
     /// Read `file` slice by slice; the returned message is [`FromWorker::Done`].
-    async fn parse(&self, job: u32, file: File, slice_bytes: u32) -> FromWorker {
+    async fn parse(&self, job: u32, file: File, slice_bytes: u32, max_flows: u32) -> FromWorker {
         let bytes_total = file.size().max(0.0) as u64;
         let slice_bytes = u64::from(protocol::clamp_slice_bytes(slice_bytes));
         let cfg: FlowConfig = self
@@ -232,6 +239,15 @@ impl Worker {
             }
             offset = end;
             self.post(&progress(job, &analyzer, bytes_total));
+            if analyzer.flow_count() as u64 >= u64::from(max_flows) && offset < bytes_total {
+                read_error = Some(format!(
+                    "stopped at byte {offset} of {bytes_total}: this page keeps at most \
+                     {max_flows} flows (a browser tab's memory is limited); the {} flows \
+                     read so far are shown. Split the capture (e.g. editcap -c) to see the rest",
+                    analyzer.flow_count()
+                ));
+                break;
+            }
             // Let queued messages (a cancel) run before the next slice.
             yield_to_event_loop(&self.scope).await;
         }

@@ -175,6 +175,29 @@ test('a truncated capture shows an error and keeps the flows read before it', as
   await context.close();
 });
 
+test('past the flow limit the page stops reading, says why and keeps the flows read', async () => {
+  // 1,000 flows read in 16 KiB slices with the limit lowered to 300 (the
+  // page's own limit is 2,000,000): reading stops after the slice that
+  // reaches it.
+  const file = writeTmp('dns-x125-limit.pcap', multiplied(fs.readFileSync(path.join(FIXTURES, 'dns-wiresharkrepo.pcap')), 125));
+  const all = new Set(cliFlows(file).flows.map(tupleKey));
+  assert.equal(all.size, 1000);
+  const session = await openPage('?slice_bytes=16384&max_flows=300');
+  const { page, context } = session;
+  await page.getByTestId('file-input').setInputFiles(file);
+  await waitDone(page);
+  const error = page.getByTestId('error');
+  await error.waitFor({ timeout: TIMEOUT_MS });
+  assert.match(await error.textContent(), /at most 300 flows/);
+  const shown = await flowCount(page);
+  assert.ok(shown >= 300 && shown < 1000, `${shown} flows shown`);
+  const rows = await pageRows(page);
+  assert.equal(rows.length, shown);
+  for (const r of rows) assert.ok(all.has(tupleKey(r)), `${tupleKey(r)} is not in the capture`);
+  assertStayedHome(session);
+  await context.close();
+});
+
 test('a corrupt record after valid packets shows an error and keeps every flow before it', async () => {
   const full = fs.readFileSync(path.join(FIXTURES, CAPTURES[0]));
   // A record header claiming 0xffffffff captured bytes: no real packet is that big.
