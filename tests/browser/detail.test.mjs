@@ -41,8 +41,8 @@ function openPage(url = BASE) {
 }
 
 /** Drops the capture, picks `pack`, waits until every model ran. */
-async function dropAndClassify(page, pack) {
-  await page.getByTestId('file-input').setInputFiles(CAPTURE);
+async function dropAndClassify(page, pack, file = CAPTURE) {
+  await page.getByTestId('file-input').setInputFiles(file);
   await page.getByTestId('parse-status').filter({ hasText: /^done$/ }).waitFor({ timeout: TIMEOUT_MS });
   if (pack) {
     const select = page.getByTestId('pack-select');
@@ -182,50 +182,56 @@ test('C4.5 shows its decision path on the grid and k-NN its three neighbours', {
   await context.close();
 });
 
-test('a share link opened in a fresh browser shows the same predictions, without the capture', { skip: NO_MODELS }, async () => {
-  const session = await openPage();
-  const { page, context } = session;
-  await dropAndClassify(page, FIRST_PACK);
-  await page.getByTestId('flow-row').nth(1).click();
-  await explainReady(page);
-  // The view on the flow's last packet: the link keeps the selection.
-  const last = (await page.locator('.hm-packet:not(.absent)').count()) - 1;
-  await settled(page, () => page.locator(`.hm-c[data-p="${last}"][data-b="8"]`).click());
-  const whatIf = async (p) => (await p.getByTestId('what-if').locator('h3').textContent()).trim();
-  assert.equal(await whatIf(page), `What if… (packet ${last + 1})`);
-  // With the payload: the very same input, so the very same answers.
-  await settled(page, () => page.getByTestId('share-payload').check());
-  const withPayload = await page.getByTestId('share-link').getAttribute('href');
-  const want = await predictions(page);
-  const model = await page.getByTestId('flow-explain').getAttribute('data-model');
-  await page.getByTestId('share-payload').uncheck();
-  const withoutPayload = await page.getByTestId('share-link').getAttribute('href');
-  assert.ok(withPayload.startsWith(new URL(BASE).origin) && withPayload.includes('#'));
-  assert.notEqual(withPayload, withoutPayload);
-  assertStayedHome(session);
-  await context.close();
+// A committed fixture, and a capture of the first pack's own dataset when
+// ../shared/data is here.
+const SHARED_CAPTURE = path.resolve(ROOT, '..', 'shared', 'data', 'ISCX-VPN-nonVPN-784B', 'Chat', 'Chat_t10k_SessionAllLayers_784B.pcap');
+for (const file of [CAPTURE, SHARED_CAPTURE]) {
+  const skip = NO_MODELS || (!fs.existsSync(file) && `skipped: ${file} is absent (../shared/data not here)`);
+  test(`${path.basename(file)}: a share link opened in a fresh browser shows the same predictions, without the capture`, { skip }, async () => {
+    const session = await openPage();
+    const { page, context } = session;
+    await dropAndClassify(page, FIRST_PACK, file);
+    await page.getByTestId('flow-row').nth(1).click();
+    await explainReady(page);
+    // The view on the flow's last packet: the link keeps the selection.
+    const last = (await page.locator('.hm-packet:not(.absent)').count()) - 1;
+    await settled(page, () => page.locator(`.hm-c[data-p="${last}"][data-b="8"]`).click());
+    const whatIf = async (p) => (await p.getByTestId('what-if').locator('h3').textContent()).trim();
+    assert.equal(await whatIf(page), `What if… (packet ${last + 1})`);
+    // With the payload: the very same input, so the very same answers.
+    await settled(page, () => page.getByTestId('share-payload').check());
+    const withPayload = await page.getByTestId('share-link').getAttribute('href');
+    const want = await predictions(page);
+    const model = await page.getByTestId('flow-explain').getAttribute('data-model');
+    await page.getByTestId('share-payload').uncheck();
+    const withoutPayload = await page.getByTestId('share-link').getAttribute('href');
+    assert.ok(withPayload.startsWith(new URL(BASE).origin) && withPayload.includes('#'));
+    assert.notEqual(withPayload, withoutPayload);
+    assertStayedHome(session);
+    await context.close();
 
-  const fresh = await openPage(withPayload);
-  await explainReady(fresh.page);
-  assert.equal(await fresh.page.getByTestId('flow-explain').getAttribute('data-model'), model);
-  assert.deepEqual(await predictions(fresh.page), want);
-  assert.equal(await fresh.page.getByTestId('flow-row').count(), 0, 'no capture was dropped');
-  assert.ok((await fresh.page.getByTestId('heatmap').locator('.hm-c').count()) > 0);
-  // The same packet selected: the what-if editor opens on it.
-  await fresh.page.waitForFunction(
-    (want) => document.querySelector('[data-testid=what-if] h3')?.textContent.trim() === want,
-    `What if… (packet ${last + 1})`, { timeout: TIMEOUT_MS });
-  assertStayedHome(fresh);
-  await fresh.context.close();
+    const fresh = await openPage(withPayload);
+    await explainReady(fresh.page);
+    assert.equal(await fresh.page.getByTestId('flow-explain').getAttribute('data-model'), model);
+    assert.deepEqual(await predictions(fresh.page), want);
+    assert.equal(await fresh.page.getByTestId('flow-row').count(), 0, 'no capture was dropped');
+    assert.ok((await fresh.page.getByTestId('heatmap').locator('.hm-c').count()) > 0);
+    // The same packet selected: the what-if editor opens on it.
+    await fresh.page.waitForFunction(
+      (want) => document.querySelector('[data-testid=what-if] h3')?.textContent.trim() === want,
+      `What if… (packet ${last + 1})`, { timeout: TIMEOUT_MS });
+    assertStayedHome(fresh);
+    await fresh.context.close();
 
-  // The default link (payload left out) opens too.
-  const lean = await openPage(withoutPayload);
-  await explainReady(lean.page);
-  const got = await predictions(lean.page);
-  for (const m of FIRST_PACK.models) assert.ok(got[m.id], `no prediction from ${m.id}`);
-  assertStayedHome(lean);
-  await lean.context.close();
-});
+    // The default link (payload left out) opens too.
+    const lean = await openPage(withoutPayload);
+    await explainReady(lean.page);
+    const got = await predictions(lean.page);
+    for (const m of FIRST_PACK.models) assert.ok(got[m.id], `no prediction from ${m.id}`);
+    assertStayedHome(lean);
+    await lean.context.close();
+  });
+}
 
 test('a malformed or hostile share link shows a clear error', async () => {
   const bad = [
