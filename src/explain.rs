@@ -641,7 +641,7 @@ pub enum AnalysisMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowlens_core::explain::{predict_classes, EncodedFlows, AUDIT_GROUPS};
+    use flowlens_core::explain::{predict_classes, sensitivity_row, EncodedFlows, AUDIT_GROUPS};
     use flowlens_core::manifest::Manifest;
     use flowlens_core::Analyzer;
 
@@ -851,19 +851,25 @@ mod tests {
         let base = predict_classes(&clf, repr, &enc, &device).unwrap();
         assert_eq!(base.len(), flows.len());
         for group in AUDIT_GROUPS {
-            let p = Perturbation::new(group, Mode::Randomise, AUDIT_SEED).unwrap();
-            let pert = enc.perturbed(repr, &p).unwrap();
-            let changed = pert
-                .bytes
-                .iter()
-                .zip(&enc.bytes)
-                .filter(|(a, b)| a != b)
-                .count();
+            let row = sensitivity_row(
+                &clf,
+                repr,
+                &enc,
+                &base,
+                group,
+                Mode::Randomise,
+                AUDIT_SEED,
+                &device,
+            )
+            .unwrap();
+            assert_eq!(row.flipped.len(), row.flipped_to.len());
+            assert!(row.flipped.iter().all(|&i| i < flows.len()));
             if group == FieldGroup::Ports && repr.action(Field::UdpDport) == Action::Keep {
-                assert!(changed > 0);
+                assert!(row.bytes_changed > 0);
             }
             if group == FieldGroup::TcpWindow {
-                assert_eq!(changed, 0, "DNS over UDP has no TCP window");
+                assert_eq!(row.bytes_changed, 0, "DNS over UDP has no TCP window");
+                assert!(row.flipped.is_empty(), "nothing changed, nothing flips");
             }
         }
     }
