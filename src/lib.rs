@@ -8,6 +8,8 @@
 //!
 //! They talk through the messages in [`protocol`]; nothing is uploaded.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod bridge;
 pub mod components;

@@ -6,4 +6,6 @@
 //! set in `../shared/data` (or `$FLOWLENS_SHARED_DATA`) run in addition when
 //! it is present, and say `skipped: ...` on stderr when it is not.
 
+#![forbid(unsafe_code)]
+
 mod it;

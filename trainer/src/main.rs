@@ -1,11 +1,11 @@
 //! `trainer`: the native CLI around flowlens-core.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-// Not wired to a subcommand yet (issue #3): fitting is reached from tests only.
-#[allow(dead_code)]
 mod audit;
 mod audit_cmd;
 mod audit_report;

@@ -1,5 +1,7 @@
 //! `trainer flows`: the JSON lines it prints, its exit codes and messages.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -3,6 +3,8 @@
 //! (three classes: UDP services, TCP services, DNS). One reproduction is
 //! shared by every test.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

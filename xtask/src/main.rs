@@ -3,18 +3,29 @@
 //! a browser.
 //!
 //! - `build-web [--dev]`: the page's wasm + JS glue into `www/pkg/`.
-//! - `serve [--port 8080] [--dev]`: build, then serve `www/` on 127.0.0.1.
-//! - `test [--no-browser]`: native tests, wasm32 build checks, the bundle,
-//!   then the end-to-end tests in headless Chromium.
+//! - `serve [--port 8080] [--dev] [--check]`: build, then serve `www/` on
+//!   127.0.0.1 (`--check`: fetch the page and its wasm once, then exit).
+//! - `test [--no-browser]`: install what is missing (`setup.rs`), then
+//!   formatting, native tests, clippy, wasm32 builds, the bundle, a served
+//!   check and the end-to-end tests in headless Chromium.
+//!
+//! Both begin with `setup.rs`, which adds the wasm32 target and (for
+//! `test`) the Debian packages and npm modules the tests need, so the two
+//! commands work on a fresh machine that has only rustup.
 //!
 //! wasm-bindgen runs in-process (the `wasm-bindgen-cli-support` library at
 //! exactly the version of the `wasm-bindgen` crate in Cargo.lock), so no
 //! `wasm-bindgen` binary has to be installed or kept in step.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod fuzz;
 mod serve;
+mod setup;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -27,8 +38,11 @@ usage: cargo xtask <command> [options]
 
 commands:
   build-web [--dev]            build the page into www/pkg (release-like `wasm` profile; --dev: debug)
-  serve [--port N] [--dev]     build, then serve www/ on http://127.0.0.1:N (default 8080)
-  test [--no-browser]          native tests, wasm32 checks, web bundle, browser end-to-end tests
+  serve [--port N] [--dev] [--check]
+                               build, then serve www/ on http://127.0.0.1:N (default 8080);
+                               --check: fetch the page and its wasm once from a free port, then exit
+  test [--no-browser]          install what is missing, then formatting, native tests, clippy
+                               (native and wasm32), web bundle, serve --check, browser tests
   bench [--no-browser]         throughput and memory figures (native, then headless Chromium)
   fuzz [--seconds N]           run the capture+flows fuzz target (cargo-fuzz) for N seconds (default 60)
 ";
@@ -54,28 +68,38 @@ fn run() -> Result<ExitCode> {
     match command.as_str() {
         "build-web" => {
             let opts = Flags::parse(&rest, &["--dev"], &[])?;
+            setup::for_serve()?;
             web::build(&root, web::Profile::from_dev(opts.has("--dev")))?;
             Ok(ExitCode::SUCCESS)
         }
         "serve" => {
-            let opts = Flags::parse(&rest, &["--dev"], &["--port"])?;
+            let opts = Flags::parse(&rest, &["--dev", "--check"], &["--port"])?;
             let port = match opts.value("--port") {
                 Some(p) => p
                     .parse()
                     .with_context(|| format!("--port {p}: not a port number"))?,
                 None => 8080,
             };
+            setup::for_serve()?;
             web::build(&root, web::Profile::from_dev(opts.has("--dev")))?;
-            serve::serve_forever(&root.join("www"), port)?;
+            if opts.has("--check") {
+                serve::check(&root.join("www"))?;
+            } else {
+                serve::serve_forever(&root.join("www"), port)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         "test" => {
             let opts = Flags::parse(&rest, &["--no-browser"], &[])?;
-            test::run(&root, !opts.has("--no-browser"))
+            let browser = !opts.has("--no-browser");
+            setup::for_test(&root, browser)?;
+            test::run(&root, browser)
         }
         "bench" => {
             let opts = Flags::parse(&rest, &["--no-browser"], &[])?;
-            bench::run(&root, !opts.has("--no-browser"))?;
+            let browser = !opts.has("--no-browser");
+            setup::for_test(&root, browser)?;
+            bench::run(&root, browser)?;
             Ok(ExitCode::SUCCESS)
         }
         "fuzz" => {

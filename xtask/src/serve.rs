@@ -6,14 +6,14 @@
 //! gets no `<meta>`) runs under the same policy as the page.
 
 use std::fs::File;
-use std::io;
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 /// The policy of `www/index.html`'s `<meta http-equiv>`; a test keeps the
@@ -109,6 +109,81 @@ pub fn serve_forever(root: &Path, port: u16) -> Result<()> {
     println!("flowlens: press Ctrl-C to stop");
     server.wait();
     Ok(())
+}
+
+/// `cargo xtask serve --check`: serve `root` on a free port, fetch what a
+/// browser fetches first (the page, its script, the worker, the wasm glue
+/// and module, and the models' manifest when one is published) once each,
+/// check status and MIME type, and stop.
+pub fn check(root: &Path) -> Result<()> {
+    let mut wanted = vec![
+        ("/", "text/html"),
+        ("/main.js", "text/javascript"),
+        ("/worker.js", "text/javascript"),
+        ("/pkg/flowlens.js", "text/javascript"),
+        ("/pkg/flowlens_bg.wasm", "application/wasm"),
+    ];
+    if root.join("models/manifest.json").is_file() {
+        wanted.push(("/models/manifest.json", "application/json"));
+    }
+    let server = StaticServer::start(root, 0, false)?;
+    println!(
+        "xtask serve --check: serving {} at {}",
+        root.display(),
+        server.url()
+    );
+    let result = wanted.iter().try_for_each(|(path, mime)| {
+        let (status, content_type, bytes) = http_get(server.addr, path)?;
+        if status != 200 {
+            bail!("GET {path}: status {status}, expected 200");
+        }
+        if !content_type.starts_with(mime) {
+            bail!("GET {path}: Content-Type `{content_type}`, expected {mime}");
+        }
+        if *path == "/pkg/flowlens_bg.wasm" && !bytes.starts_with(b"\0asm") {
+            bail!("GET {path}: not a WebAssembly module");
+        }
+        println!(
+            "  GET {path:<24} 200 {content_type} ({} bytes)",
+            bytes.len()
+        );
+        Ok(())
+    });
+    server.stop();
+    result?;
+    println!("xtask serve --check: the page is served");
+    Ok(())
+}
+
+/// One `GET` on 127.0.0.1: status, Content-Type and body.
+fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .with_context(|| format!("GET {path}: no end of headers in the reply"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("GET {path}: no status in `{head}`"))?;
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    Ok((status, content_type, raw[split + 4..].to_vec()))
 }
 
 fn respond(root: &Path, rq: Request, log: bool) -> io::Result<()> {
@@ -222,8 +297,6 @@ fn mime_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
 
     fn www() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -258,24 +331,21 @@ mod tests {
     #[test]
     fn serves_with_mime_types_and_policy() {
         let server = StaticServer::start(&www(), 0, false).expect("start");
-        let get = |path: &str| {
-            let mut s = TcpStream::connect(server.addr).expect("connect");
-            write!(
-                s,
-                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
-            .expect("write");
-            let mut out = String::new();
-            let _ = s.read_to_string(&mut out);
-            out.to_ascii_lowercase()
+        let head = |path: &str| {
+            let (status, mime, _) = http_get(server.addr, path).expect("GET");
+            (status, mime)
         };
-        let css = get("/style.css");
-        assert!(css.starts_with("http/1.1 200"), "{css}");
-        assert!(css.contains("content-type: text/css"));
-        assert!(css.contains("content-security-policy: default-src 'self'"));
-        let js = get("/main.js");
-        assert!(js.contains("content-type: text/javascript"));
-        assert!(get("/missing").starts_with("http/1.1 404"));
+        assert_eq!(head("/style.css").0, 200);
+        assert!(head("/style.css").1.starts_with("text/css"));
+        assert!(head("/main.js").1.starts_with("text/javascript"));
+        assert_eq!(head("/missing").0, 404);
+        let mut s = TcpStream::connect(server.addr).expect("connect");
+        write!(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(out
+            .to_ascii_lowercase()
+            .contains("content-security-policy: default-src 'self'"));
         server.stop();
     }
 }

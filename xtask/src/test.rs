@@ -1,10 +1,16 @@
 //! `cargo xtask test`: everything CI runs, in order, with a summary.
+//! (`setup.rs` has installed what was missing before this starts.)
 //!
-//! 1. `cargo test --workspace` (native)
-//! 2. `cargo check -p flowlens-core --target wasm32-unknown-unknown`
-//! 3. `cargo build --lib -p flowlens --target wasm32-unknown-unknown --profile wasm`
-//! 4. the web bundle (`build-web`; step 3 already built the wasm)
-//! 5. the browser tests (`tests/browser/`, node + playwright-core driving
+//! 1. `cargo fmt --check` (the workspace and the fuzz crate)
+//! 2. `cargo test --workspace` (native; includes the tidy checks of
+//!    `tidy.rs`)
+//! 3. `cargo clippy --workspace --all-targets`, warnings denied
+//! 4. `cargo clippy -p flowlens-core -p flowlens --target wasm32-unknown-unknown`,
+//!    warnings denied (`crates/flowlens-core/clippy.toml` bans IO in the core)
+//! 5. `cargo build --lib -p flowlens --target wasm32-unknown-unknown --profile wasm`
+//! 6. the web bundle (`build-web`; step 5 already built the wasm)
+//! 7. `serve --check`: the bundle served, the page and its wasm fetched once
+//! 8. the browser tests (`tests/browser/`, node + playwright-core driving
 //!    headless Chromium against a static server on 127.0.0.1)
 //!
 //! A failing step does not stop the independent ones; steps that need a
@@ -16,13 +22,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::serve::StaticServer;
+use crate::serve::{self, StaticServer};
+use crate::setup::{chromium_path, BROWSER_DIR, DEFAULT_CHROMIUM};
 use crate::web::{self, Profile, WASM_TARGET};
 use crate::{cargo, run_command};
 
-/// Browser used by the end-to-end tests unless `CHROMIUM` says otherwise.
-const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
-const BROWSER_DIR: &str = "tests/browser";
 /// Browser test files: every `*.test.mjs` in [`BROWSER_DIR`].
 const BROWSER_TEST_SUFFIX: &str = ".test.mjs";
 
@@ -77,16 +81,41 @@ pub fn run(root: &Path, browser: bool) -> Result<ExitCode> {
         });
     };
 
+    step("formatting (cargo fmt --check)", &[], &|| {
+        run_command(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
+        run_command(cargo().current_dir(root).args([
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--check",
+        ]))
+    });
     step("native tests", &[], &|| {
         run_command(cargo().current_dir(root).args(["test", "--workspace"]))
     });
-    step("wasm32 check: flowlens-core", &[], &|| {
+    step("clippy: workspace (native)", &[], &|| {
         run_command(cargo().current_dir(root).args([
-            "check",
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    step("clippy: core and page (wasm32)", &[], &|| {
+        run_command(cargo().current_dir(root).args([
+            "clippy",
             "-p",
             "flowlens-core",
+            "-p",
+            "flowlens",
+            "--lib",
             "--target",
             WASM_TARGET,
+            "--",
+            "-D",
+            "warnings",
         ]))
     });
     step("wasm32 build: flowlens (page)", &[], &|| {
@@ -98,6 +127,9 @@ pub fn run(root: &Path, browser: bool) -> Result<ExitCode> {
         &["wasm32 build: flowlens (page)"],
         &|| web::build(root, Profile::Wasm),
     );
+    step("serve --check", &["web bundle (www/pkg)"], &|| {
+        serve::check(&root.join("www"))
+    });
     if browser {
         step(
             "browser tests (headless Chromium)",
@@ -141,22 +173,9 @@ pub fn run(root: &Path, browser: bool) -> Result<ExitCode> {
 
 fn browser_tests(root: &Path) -> Result<()> {
     let dir = root.join(BROWSER_DIR);
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| DEFAULT_CHROMIUM.into());
-    if !Path::new(&chromium).exists() {
-        bail!(
-            "no browser at {chromium} (install Debian's `chromium`, or set CHROMIUM=/path/to/chrome); \
-             `.ci/run` installs everything"
-        );
-    }
-    if !dir.join("node_modules").join("playwright-core").exists() {
-        println!("xtask: installing the browser test's npm packages (npm ci)");
-        run_command(
-            Command::new("npm")
-                .current_dir(&dir)
-                .args(["ci", "--no-audit", "--no-fund"]),
-        )
-        .context("npm ci in tests/browser failed (is node/npm installed?)")?;
-    }
+    let Some(chromium) = chromium_path() else {
+        bail!("no browser at {DEFAULT_CHROMIUM} or $CHROMIUM (set-up should have installed it)");
+    };
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())

@@ -7,6 +7,15 @@
 //! (`RAYON_NUM_THREADS=1` for one thread, as in the browser). Prints
 //! milliseconds per flow; asserts nothing.
 
+#![forbid(unsafe_code)]
+// A benchmark program: it reads files and keeps time around the core,
+// which does neither itself (see crates/flowlens-core/clippy.toml).
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    clippy::disallowed_macros
+)]
+
 use std::time::Instant;
 
 use candle_core::{DType, Device};

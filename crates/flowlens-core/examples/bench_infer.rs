@@ -15,6 +15,15 @@
 //! (`[batch, 1024] x [1024, 256]`), the ceiling of the dense models, which
 //! the browser benchmark prints too. Prints figures; asserts nothing.
 
+#![forbid(unsafe_code)]
+// A benchmark program: it reads files and keeps time around the core,
+// which does neither itself (see crates/flowlens-core/clippy.toml).
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    clippy::disallowed_macros
+)]
+
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -5,6 +5,15 @@
 //! (`cargo xtask bench` runs it on a real capture). Prints figures; asserts
 //! nothing. One thread.
 
+#![forbid(unsafe_code)]
+// A benchmark program: it reads files and keeps time around the core,
+// which does neither itself (see crates/flowlens-core/clippy.toml).
+#![allow(
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
+    clippy::disallowed_macros
+)]
+
 use std::time::Instant;
 
 fn main() {

@@ -13,6 +13,8 @@
 //! ```
 //! [`Analyzer`] glues the first three together for the common case.
 
+#![forbid(unsafe_code)]
+
 pub mod baselines;
 pub mod bench;
 pub mod capture;
