@@ -26,7 +26,14 @@ macro_rules! fixtures {
 /// with the folder and with `SOURCES.md`.
 pub const FIXTURES: &[Fixture] = fixtures![
     "BGP_redist.pcap",
+    "HDLC.pcap",
     "KakaoTalk_talk.pcap",
+    "LINKTYPE_PKTAP.pcap",
+    "LINKTYPE_USER2_PKTAP.pcap",
+    "OSPFv3_multipoint_adjacencies.pcap",
+    "arcnet-rfc1051-arp-icmp-http.pcap",
+    "arcnet-rfc1201-arp-icmp-http.pcap",
+    "bgp-aigp.pcap",
     "bjnp.pcap",
     "bt_search.pcap",
     "discord_mid_flow.pcap",
@@ -34,13 +41,18 @@ pub const FIXTURES: &[Fixture] = fixtures![
     "dlt_ppp.pcap",
     "dns2tcp_tunnel.pcap",
     "dns_fragmented.pcap",
+    "e1000g.pcap",
     "fuzz-2021-10-13.pcap",
     "gre.pcapng",
     "http-empty-useragent.pcap",
+    "ieee802.11_htc.pcap",
+    "ipoib.pcap",
     "kafka.pcapng",
     "kerberos_fuzz.pcapng",
+    "lspping-fec-ldp.pcap",
     "mongodb.pcap",
     "mpeg.pcap",
+    "nflog.pcap",
     "nfsv3.pcap",
     "ocs.pcap",
     "ossfuzz_seed_fake_traces_4.pcapng",
@@ -50,6 +62,7 @@ pub const FIXTURES: &[Fixture] = fixtures![
     "sctp.cap",
     "sites.pcapng",
     "someip_sd_sample.pcap",
+    "syslog.pcap",
     "tcp_scan.pcapng",
     "twovlan.pcap",
 ];
@@ -572,3 +585,4 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
