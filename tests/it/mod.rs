@@ -3,6 +3,7 @@ mod util;
 mod chunking;
 mod fixtures;
 mod formats;
+mod linktypes;
 mod malformed;
 mod semantics;
 mod shared_data;

@@ -586,3 +586,33 @@ impl Rng {
     }
 }
 
+/// Every packet of a fixture that reads without error.
+pub fn packets_of_fixture(name: &str) -> Vec<OwnedPacket> {
+    let (p, end) = read_packets(fixture(name));
+    assert_eq!(end, Ok(()), "{name}");
+    assert!(!p.is_empty(), "{name}");
+    p
+}
+
+/// CRC-32 of IEEE 802.3 (reflected, polynomial 0x04C11DB7), the FCS of
+/// Ethernet and 802.11 frames, sent least significant byte first.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = u32::MAX;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn crc32_check_value() {
+    // The catalogued check value of CRC-32/ISO-HDLC for "123456789".
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}
