@@ -8,3 +8,4 @@ mod malformed;
 mod semantics;
 mod shared_data;
 mod tshark;
+mod tshark_live;
