@@ -693,7 +693,7 @@ fn write_generated_captures() {
 /// Every link type this crate decodes (`flowlens_core::packet::linktype`).
 const LINK_TYPES: &[u32] = &[
     0, 1, 8, 9, 10, 12, 14, 50, 51, 101, 104, 105, 107, 108, 113, 119, 127, 129, 149, 163, 178,
-    192, 204, 205, 206, 226, 228, 229, 239, 242, 258, 276,
+    192, 204, 226, 228, 229, 239, 242, 258, 276,
 ];
 
 /// `decode` never panics: every frame of the fixtures and generated

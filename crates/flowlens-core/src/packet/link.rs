@@ -95,8 +95,10 @@
 //! no IP that tshark decodes), Juniper's other link types (ATM, PPP, MFR:
 //! pseudo-headers with per-PIC cookies), Multilink Frame Relay (tshark 4.0
 //! does not read these files, so there is no oracle), 802.15.4 (6LoWPAN
-//! compresses the IP header away), and the switch DSA tags (LINKTYPE 281,
-//! 282, 284, 285: tshark 4.0 does not read those captures either).
+//! compresses the IP header away), the switch DSA tags (LINKTYPE 281,
+//! 282, 284, 285: tshark 4.0 does not read those captures either), and
+//! Cisco HDLC and Frame Relay with a direction byte (205, 206: no capture of
+//! them anywhere at hand, and tshark 4.0 does not read them).
 
 use super::{ieee80211, SkipReason};
 
@@ -127,8 +129,6 @@ pub mod linktype {
     pub const JUNIPER_ETHER: u32 = 178;
     pub const PPI: u32 = 192;
     pub const PPP_WITH_DIR: u32 = 204;
-    pub const C_HDLC_WITH_DIR: u32 = 205;
-    pub const FRELAY_WITH_DIR: u32 = 206;
     pub const IPNET: u32 = 226;
     pub const IPV4: u32 = 228;
     pub const IPV6: u32 = 229;
@@ -276,9 +276,7 @@ pub(crate) fn locate(
             Step::Ppp(6)
         }
         C_HDLC => Step::EtherType(frame.be16(2)?, 4),
-        C_HDLC_WITH_DIR => Step::EtherType(frame.be16(3)?, 5),
         FRELAY => frame_relay(frame, 0)?,
-        FRELAY_WITH_DIR => frame_relay(frame, 1)?,
         FDDI => {
             frame.get(0, 13)?;
             // LLC frames: frame control 0101 0PPP (asynchronous, priority P).
