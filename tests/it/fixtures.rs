@@ -26,8 +26,10 @@ struct Expect {
 /// `tshark -r tcp_scan.pcapng -Y arp | wc -l` = 12;
 /// `tshark -r dns_fragmented.pcap -o ip.defragment:FALSE -o ipv6.defragment:FALSE
 ///  | grep -c -e 'Fragmented IP protocol' -e 'IPv6 fragment'` = 7;
-/// the PPP (9), Cisco HDLC (104) and PPI (192) captures are skipped whole.
-/// Flow counts: `tshark.rs` compares most of them stream by stream.
+/// `tshark -r HDLC.pcap -Y 'slarp || cdp' | wc -l` = 28; ARP in the ARCNET
+/// and IPoIB captures (`-Y arp`): 4 each.
+/// Flow counts: `tshark.rs` compares most of them stream by stream, and
+/// `tshark_live.rs` the 5-tuples of every protocol (ICMP, OSPF too).
 /// bt_search (the same UDP 5-tuple twice, 300 s apart) and kafka are cut by
 /// the 120 s idle timeout. The others have one flow per conversation:
 /// `tshark -q -z conv,sctp` on sctp.cap lists 2; `-z conv,ip` lists 1 for
@@ -35,27 +37,41 @@ struct Expect {
 /// one GRE packet (tshark's 2 IP conversations are its outer and inner
 /// headers: flowlens keys on the outer one, protocol 47).
 const EXPECT: &[Expect] = &[
-    e(
-        "BGP_redist.pcap",
-        "pcap",
-        &[104],
-        2,
-        0,
-        &[("unsupported link type 104", 2)],
-    ),
+    e("BGP_redist.pcap", "pcap", &[104], 2, 2, &[]),
+    e("HDLC.pcap", "pcap", &[104], 38, 1, &[("not IP", 28)]),
     e("KakaoTalk_talk.pcap", "pcapng", &[113], 2, 1, &[]),
+    e("LINKTYPE_PKTAP.pcap", "pcap", &[258], 1, 1, &[]),
+    e("LINKTYPE_USER2_PKTAP.pcap", "pcap", &[149], 1, 1, &[]),
+    e(
+        "OSPFv3_multipoint_adjacencies.pcap",
+        "pcap",
+        &[107],
+        73,
+        5,
+        &[],
+    ),
+    e(
+        "arcnet-rfc1051-arp-icmp-http.pcap",
+        "pcap",
+        &[129],
+        26,
+        3,
+        &[("not IP", 4)],
+    ),
+    e(
+        "arcnet-rfc1201-arp-icmp-http.pcap",
+        "pcap",
+        &[129],
+        26,
+        3,
+        &[("not IP", 4)],
+    ),
+    e("bgp-aigp.pcap", "pcap", &[178], 1, 1, &[]),
     e("bjnp.pcap", "pcap", &[101], 10, 10, &[]),
     e("bt_search.pcap", "pcap", &[1], 2, 2, &[]),
     e("discord_mid_flow.pcap", "pcap", &[1], 40, 1, &[]),
     e("dlms.pcap", "pcap", &[1], 27, 2, &[]),
-    e(
-        "dlt_ppp.pcap",
-        "pcap",
-        &[9],
-        1,
-        0,
-        &[("unsupported link type 9", 1)],
-    ),
+    e("dlt_ppp.pcap", "pcap", &[9], 1, 1, &[]),
     e("dns2tcp_tunnel.pcap", "pcap", &[113], 50, 1, &[]),
     e(
         "dns_fragmented.pcap",
@@ -65,12 +81,17 @@ const EXPECT: &[Expect] = &[
         21,
         &[("IP fragment (not first)", 7)],
     ),
+    e("e1000g.pcap", "pcap", &[226], 20, 1, &[]),
     e("gre.pcapng", "pcapng", &[1], 1, 1, &[]),
     e("http-empty-useragent.pcap", "pcap", &[0], 16, 1, &[]),
+    e("ieee802.11_htc.pcap", "pcap", &[127], 1, 1, &[]),
+    e("ipoib.pcap", "pcap-be", &[242], 30, 7, &[("not IP", 4)]),
     e("kafka.pcapng", "pcapng", &[1], 41, 13, &[]),
     e("kerberos_fuzz.pcapng", "pcapng", &[228], 1, 1, &[]),
+    e("lspping-fec-ldp.pcap", "pcap", &[9], 13, 4, &[]),
     e("mongodb.pcap", "pcap", &[1], 27, 5, &[]),
     e("mpeg.pcap", "pcapng", &[1], 19, 1, &[]),
+    e("nflog.pcap", "pcap", &[239], 4, 4, &[]),
     e("nfsv3.pcap", "pcap-be", &[1], 128, 8, &[]),
     e("ocs.pcap", "pcapng", &[101], 8, 8, &[]),
     e(
@@ -86,14 +107,8 @@ const EXPECT: &[Expect] = &[
     e("riot.pcapng", "pcapng", &[1], 7, 2, &[]),
     e("sctp.cap", "pcap-be", &[1], 4, 2, &[]),
     e("sites.pcapng", "pcapng", &[1], 6, 4, &[]),
-    e(
-        "someip_sd_sample.pcap",
-        "pcap-ns",
-        &[192],
-        6,
-        0,
-        &[("unsupported link type 192", 6)],
-    ),
+    e("someip_sd_sample.pcap", "pcap-ns", &[192], 6, 2, &[]),
+    e("syslog.pcap", "pcap", &[1], 94, 24, &[]),
     e("tcp_scan.pcapng", "pcap", &[1], 30, 7, &[("not IP", 12)]),
     e("twovlan.pcap", "pcap", &[1], 6, 1, &[]),
 ];

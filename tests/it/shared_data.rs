@@ -16,6 +16,7 @@ const NEEDS_SHARED_DATA: &[&str] = &[
     "every_shared_capture_parses_and_adds_up",
     "shared_flow_counts_equal_tshark",
     "shared_flows_equal_tshark",
+    "tcpdump_tests_decoded_and_skipped_per_link_type",
 ];
 
 #[test]
@@ -211,4 +212,83 @@ fn shared_flows_equal_tshark() {
     assert!(pieces.len() > 1);
     assert_eq!(pieces.iter().map(|f| f.total_packets()).sum::<u64>(), 7);
     assert_eq!(pieces.iter().map(|f| f.total_bytes()).sum::<u64>(), 727);
+}
+
+/// tcpdump's regression captures, per link type: packets decoded (IP found,
+/// 5-tuple read) and skipped by reason. Printed as a Markdown table (with
+/// `--nocapture`); the decoded counts per link type are pinned below. What
+/// is decoded agrees with tshark frame by frame (`tshark_live.rs`).
+#[test]
+fn tcpdump_tests_decoded_and_skipped_per_link_type() {
+    let Some(dir) = shared_data_or_skip("tcpdump_tests_decoded_and_skipped_per_link_type") else {
+        return;
+    };
+    use std::collections::BTreeMap;
+    #[derive(Default)]
+    struct Row {
+        files: std::collections::BTreeSet<String>,
+        packets: u64,
+        decoded: u64,
+        skipped: BTreeMap<String, u64>,
+    }
+    let mut rows: BTreeMap<u32, Row> = BTreeMap::new();
+    let files = captures(&dir.join("tcpdump-tests"));
+    assert_eq!(files.len(), 830);
+    for path in &files {
+        let bytes = std::fs::read(path).expect("readable capture");
+        let (packets, _) = super::util::read_packets(&bytes);
+        for p in packets {
+            let row = rows.entry(p.link_type).or_default();
+            row.files.insert(path.display().to_string());
+            row.packets += 1;
+            match flowlens_core::packet::decode(p.link_type, &p.data, p.orig_len) {
+                Ok(_) => row.decoded += 1,
+                Err(r) => *row.skipped.entry(r.as_str()).or_insert(0) += 1,
+            }
+        }
+    }
+    eprintln!("| link type | captures | packets | decoded | skipped, by reason |");
+    eprintln!("|---|---|---|---|---|");
+    for (lt, r) in &rows {
+        let skipped: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        eprintln!(
+            "| {lt} | {} | {} | {} | {} |",
+            r.files.len(),
+            r.packets,
+            r.decoded,
+            skipped.join("; ")
+        );
+    }
+    let decoded: Vec<(u32, u64)> = rows
+        .iter()
+        .filter(|(_, r)| r.decoded > 0)
+        .map(|(lt, r)| (*lt, r.decoded))
+        .collect();
+    // Null, Ethernet, SLIP (fuzzed packets only), PPP, raw IP, Cisco HDLC,
+    // Frame Relay, Linux cooked, radiotap (one QoS data frame; the other 210
+    // are management frames and three protected ones), ARCNET, PKTAP as
+    // USER2, Juniper Ethernet, IPNET, DLT 228/229, NFLOG, IPoIB, PKTAP.
+    assert_eq!(
+        decoded,
+        [
+            (0, 125),
+            (1, 4422),
+            (8, 4),
+            (9, 53),
+            (101, 17),
+            (104, 10),
+            (107, 165),
+            (113, 683),
+            (127, 1),
+            (129, 44),
+            (149, 1),
+            (178, 1),
+            (226, 20),
+            (228, 4),
+            (229, 28),
+            (239, 4),
+            (242, 26),
+            (258, 1)
+        ]
+    );
 }

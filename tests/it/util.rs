@@ -26,7 +26,14 @@ macro_rules! fixtures {
 /// with the folder and with `SOURCES.md`.
 pub const FIXTURES: &[Fixture] = fixtures![
     "BGP_redist.pcap",
+    "HDLC.pcap",
     "KakaoTalk_talk.pcap",
+    "LINKTYPE_PKTAP.pcap",
+    "LINKTYPE_USER2_PKTAP.pcap",
+    "OSPFv3_multipoint_adjacencies.pcap",
+    "arcnet-rfc1051-arp-icmp-http.pcap",
+    "arcnet-rfc1201-arp-icmp-http.pcap",
+    "bgp-aigp.pcap",
     "bjnp.pcap",
     "bt_search.pcap",
     "discord_mid_flow.pcap",
@@ -34,13 +41,18 @@ pub const FIXTURES: &[Fixture] = fixtures![
     "dlt_ppp.pcap",
     "dns2tcp_tunnel.pcap",
     "dns_fragmented.pcap",
+    "e1000g.pcap",
     "fuzz-2021-10-13.pcap",
     "gre.pcapng",
     "http-empty-useragent.pcap",
+    "ieee802.11_htc.pcap",
+    "ipoib.pcap",
     "kafka.pcapng",
     "kerberos_fuzz.pcapng",
+    "lspping-fec-ldp.pcap",
     "mongodb.pcap",
     "mpeg.pcap",
+    "nflog.pcap",
     "nfsv3.pcap",
     "ocs.pcap",
     "ossfuzz_seed_fake_traces_4.pcapng",
@@ -50,6 +62,7 @@ pub const FIXTURES: &[Fixture] = fixtures![
     "sctp.cap",
     "sites.pcapng",
     "someip_sd_sample.pcap",
+    "syslog.pcap",
     "tcp_scan.pcapng",
     "twovlan.pcap",
 ];
@@ -571,4 +584,35 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// Every packet of a fixture that reads without error.
+pub fn packets_of_fixture(name: &str) -> Vec<OwnedPacket> {
+    let (p, end) = read_packets(fixture(name));
+    assert_eq!(end, Ok(()), "{name}");
+    assert!(!p.is_empty(), "{name}");
+    p
+}
+
+/// CRC-32 of IEEE 802.3 (reflected, polynomial 0x04C11DB7), the FCS of
+/// Ethernet and 802.11 frames, sent least significant byte first.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = u32::MAX;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn crc32_check_value() {
+    // The catalogued check value of CRC-32/ISO-HDLC for "123456789".
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
 }

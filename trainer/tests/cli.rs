@@ -116,29 +116,32 @@ fn json_lines_have_the_documented_shape_and_values() {
 }
 
 /// Several files: each flow names its file, one summary adds them up, the
-/// skipped packets by reason (ARP in tcp_scan.pcapng; the PPP capture).
+/// skipped packets by reason (ARP in tcp_scan.pcapng, SLARP and CDP in the
+/// Cisco HDLC capture, non-first fragments in dns_fragmented.pcap).
 #[test]
 fn several_files_one_summary() {
     let (a, b, c) = (
         data("tcp_scan.pcapng"),
-        data("dlt_ppp.pcap"),
-        data("mongodb.pcap"),
+        data("HDLC.pcap"),
+        data("dns_fragmented.pcap"),
     );
     let out = flows_json(&[&a, &b, &c]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = lines(&out);
     let (flows, summary) = v.split_at(v.len() - 1);
-    assert_eq!(flows.len(), 7 + 5);
+    assert_eq!(flows.len(), 7 + 1 + 21);
     assert!(flows[..7]
         .iter()
         .all(|f| f["file"] == a.display().to_string()));
-    assert!(flows[7..]
+    assert_eq!(flows[7]["file"], b.display().to_string());
+    assert_eq!(flows[7]["proto"], "icmp");
+    assert!(flows[8..]
         .iter()
         .all(|f| f["file"] == c.display().to_string()));
     assert_eq!(
         summary[0],
-        serde_json::json!({"summary": {"packets": 30 + 1 + 27, "flows": 12,
-            "skipped": {"not IP": 12, "unsupported link type 9": 1}}})
+        serde_json::json!({"summary": {"packets": 30 + 38 + 66, "flows": 29,
+            "skipped": {"not IP": 12 + 28, "IP fragment (not first)": 7}}})
     );
 }
 

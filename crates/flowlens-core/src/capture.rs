@@ -348,7 +348,10 @@ impl CaptureReader {
             State::Start => {
                 let m = [rec[0], rec[1], rec[2], rec[3]];
                 if let Some((big_endian, nanosecond, modified)) = pcap_magic(m) {
-                    let link_type = read_u32(&rec[20..24], big_endian) & 0x0FFF_FFFF;
+                    // The low 26 bits are the link type (libpcap's
+                    // LT_LINKTYPE); above them sit the FCS-length flag (bit
+                    // 26) and length (bits 28-31).
+                    let link_type = read_u32(&rec[20..24], big_endian) & 0x03FF_FFFF;
                     self.state = State::Pcap {
                         big_endian,
                         nanosecond,

@@ -7,7 +7,7 @@
 //! Data flow, one way:
 //! ```text
 //! bytes (any chunking) -> capture::CaptureReader -> capture::Packet (borrowed)
-//!   -> packet::decode (link layer dropped, IP/ports found, or a SkipReason)
+//!   -> packet::decode (link layer walked and dropped, IP/ports found, or a SkipReason)
 //!   -> flows::FlowTable (bidirectional 5-tuple, idle timeout, FIN/RST)
 //!   -> repr::Representation (P packets x B bytes, addresses zeroed, view applied)
 //! ```

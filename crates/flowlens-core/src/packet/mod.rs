@@ -1,31 +1,28 @@
 //! One captured frame -> the IP packet inside it, its 5-tuple and TCP flags.
 //!
 //! The link layer is dropped here, so nothing downstream depends on the
-//! capture's link type. Parsing is lax (etherparse `LaxSlicedPacket`): a
-//! packet cut by the snap length still yields the headers it has.
+//! capture's link type. [`link`] finds where the network layer starts for
+//! every supported link type (Ethernet and its tags, PPP, HDLC, Frame Relay,
+//! 802.11 with its radio headers in [`ieee80211`], Linux cooked, ...: the
+//! list and the specification of each layout are in its docs); etherparse
+//! parses from the IP header on. Parsing is lax (etherparse's
+//! `LaxSlicedPacket`): a packet cut by the snap length still yields the
+//! headers it has. No input makes [`decode`] panic: every read is bounds
+//! checked, and what cannot be read is a [`SkipReason`].
 
 use std::net::IpAddr;
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use serde::{Deserialize, Serialize};
 
-/// Link types (tcpdump `LINKTYPE_*` values) this decoder understands.
-pub mod linktype {
-    pub const NULL: u32 = 0;
-    pub const ETHERNET: u32 = 1;
-    pub const RAW: u32 = 101;
-    pub const LOOP: u32 = 108;
-    pub const LINUX_SLL: u32 = 113;
-    pub const IPV4: u32 = 228;
-    pub const IPV6: u32 = 229;
-    pub const LINUX_SLL2: u32 = 276;
-    /// Legacy DLT_RAW values some writers still use.
-    pub const RAW_ALT_12: u32 = 12;
-    pub const RAW_ALT_14: u32 = 14;
-}
+mod ieee80211;
+mod link;
+
+pub use link::linktype;
+use link::{Bytes, Net};
 
 /// Why a packet was not put in a flow. Every skipped packet is counted
-/// under one of these in [`crate::Summary::skipped`].
+/// under one of these in [`crate::Summary::skipped`], by [`SkipReason::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -39,6 +36,21 @@ pub enum SkipReason {
     MalformedIp,
     /// A non-first IP fragment: it has no transport header to key it on.
     Fragment,
+    /// A link header that is there but invalid: wrong magic number or
+    /// version, a length field pointing outside the frame, too many nested
+    /// encapsulations.
+    MalformedLink,
+    /// An 802.11 frame with no network layer: management, control, or a
+    /// data frame of a subtype without payload (Null, QoS Null, ...).
+    WlanNoData,
+    /// An 802.11 data frame with the Protected Frame bit set: its payload
+    /// is encrypted.
+    WlanEncrypted,
+    /// A Linux cooked capture of a netlink socket (ARPHRD_NETLINK).
+    Netlink,
+    /// A Linux cooked capture whose protocol is one of Linux's non-EtherType
+    /// `ETH_P_*` values other than Ethernet, 802.2 LLC and PPP (CAN, IPX, ...).
+    SllProtocol(u16),
 }
 
 impl SkipReason {
@@ -50,6 +62,32 @@ impl SkipReason {
             SkipReason::NotIp => "not IP".into(),
             SkipReason::MalformedIp => "malformed IP header".into(),
             SkipReason::Fragment => "IP fragment (not first)".into(),
+            SkipReason::MalformedLink => "malformed link header".into(),
+            SkipReason::WlanNoData => {
+                "802.11 frame without data (management, control, null)".into()
+            }
+            SkipReason::WlanEncrypted => "encrypted 802.11 payload".into(),
+            SkipReason::Netlink => "netlink (Linux cooked capture)".into(),
+            SkipReason::SllProtocol(p) => {
+                let name = match p {
+                    0x0001 => " (802.3 without LLC: IPX)",
+                    0x0002 => " (AX.25)",
+                    0x000C => " (CAN)",
+                    0x000D => " (CAN FD)",
+                    0x0010 => " (PPPTalk)",
+                    0x0011 => " (802.2 over Token Ring)",
+                    0x0017 => " (IrDA)",
+                    0x0019 => " (HDLC)",
+                    0x001A => " (ARCNET)",
+                    0x001B => " (DSA)",
+                    0x00F5 => " (Phonet)",
+                    0x00F6 => " (IEEE 802.15.4)",
+                    0x00F7 => " (CAIF)",
+                    0x00FA => " (MCTP)",
+                    _ => "",
+                };
+                format!("Linux cooked protocol 0x{p:04x}{name}")
+            }
         }
     }
 }
@@ -117,91 +155,19 @@ pub fn proto_name(proto: u8) -> String {
 /// Decode one frame of the given link type.
 ///
 /// `orig_len` is the frame's length on the wire (used when the IP header
-/// cannot say how long the packet was).
+/// cannot say how long the packet was, and to know whether a trailing FCS
+/// was captured).
 pub fn decode(link_type: u32, frame: &[u8], orig_len: u32) -> Result<Decoded<'_>, SkipReason> {
-    use linktype::*;
-    let (sliced, link_len) = match link_type {
-        ETHERNET => {
-            let p = LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::TruncatedLink)?;
-            if p.net.is_none() {
-                if let Some(at) = pppoe_ip_offset(frame) {
-                    return finish(from_ip(&frame[at..])?, frame, at, orig_len);
-                }
-            }
-            let link_len = ip_offset_in(frame, &p);
-            (p, link_len)
-        }
-        RAW | RAW_ALT_12 | RAW_ALT_14 | IPV4 | IPV6 => (from_ip(frame)?, 0),
-        LINUX_SLL => {
-            // 16-byte cooked header; protocol (an EtherType) in bytes 14..16.
-            let hdr = frame.get(..16).ok_or(SkipReason::TruncatedLink)?;
-            let et = u16::from_be_bytes([hdr[14], hdr[15]]);
-            (
-                LaxSlicedPacket::from_ether_type(EtherType(et), &frame[16..]),
-                16,
-            )
-        }
-        LINUX_SLL2 => {
-            // 20-byte cooked header v2; protocol in bytes 0..2.
-            let hdr = frame.get(..20).ok_or(SkipReason::TruncatedLink)?;
-            let et = u16::from_be_bytes([hdr[0], hdr[1]]);
-            (
-                LaxSlicedPacket::from_ether_type(EtherType(et), &frame[20..]),
-                20,
-            )
-        }
-        NULL | LOOP => {
-            // 4-byte address family: host byte order for NULL, network for LOOP.
-            let hdr = frame.get(..4).ok_or(SkipReason::TruncatedLink)?;
-            let le = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-            let be = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-            let fam = if link_type == LOOP {
-                be
-            } else if le < 0x1_0000 {
-                le
-            } else {
-                be
-            };
-            match fam {
-                // AF_INET; AF_INET6 on BSDs, macOS, Linux.
-                2 | 10 | 24 | 28 | 30 => (from_ip(&frame[4..])?, 4),
-                _ => return Err(SkipReason::NotIp),
-            }
-        }
-        other => return Err(SkipReason::UnsupportedLinkType(other)),
+    let complete = frame.len() as u64 >= u64::from(orig_len);
+    let loc = link::locate(link_type, Bytes(frame), complete, 0)?;
+    let net = frame
+        .get(loc.start..loc.end)
+        .ok_or(SkipReason::TruncatedLink)?;
+    let p = match loc.net {
+        Net::Ip => LaxSlicedPacket::from_ip(net).map_err(|_| SkipReason::MalformedIp)?,
+        Net::EtherType(t) => LaxSlicedPacket::from_ether_type(EtherType(t), net),
     };
-    finish(sliced, frame, link_len, orig_len)
-}
-
-fn from_ip(bytes: &[u8]) -> Result<LaxSlicedPacket<'_>, SkipReason> {
-    LaxSlicedPacket::from_ip(bytes).map_err(|_| SkipReason::MalformedIp)
-}
-
-/// Where the IP header starts in an Ethernet frame carrying IPv4 or IPv6 in
-/// a PPPoE session (EtherType 0x8864, after any VLAN tags), which etherparse
-/// does not decode: 6-byte PPPoE header, then the 2-byte PPP protocol.
-fn pppoe_ip_offset(frame: &[u8]) -> Option<usize> {
-    let mut at = 12;
-    loop {
-        match u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]) {
-            0x8100 | 0x88A8 | 0x9100 => at += 4,
-            0x8864 => break,
-            _ => return None,
-        }
-    }
-    match u16::from_be_bytes([*frame.get(at + 8)?, *frame.get(at + 9)?]) {
-        0x0021 | 0x0057 => Some(at + 10),
-        _ => None,
-    }
-}
-
-/// Where the IP header starts in an Ethernet frame (after VLAN tags).
-fn ip_offset_in(frame: &[u8], p: &LaxSlicedPacket<'_>) -> usize {
-    match &p.net {
-        Some(LaxNetSlice::Ipv4(s)) => offset_of(frame, s.header().slice()),
-        Some(LaxNetSlice::Ipv6(s)) => offset_of(frame, s.header().slice()),
-        _ => 0,
-    }
+    finish(p, net, loc.start, orig_len)
 }
 
 fn offset_of(outer: &[u8], inner: &[u8]) -> usize {
@@ -210,16 +176,24 @@ fn offset_of(outer: &[u8], inner: &[u8]) -> usize {
         .min(outer.len())
 }
 
+/// The decoded packet from etherparse's slices; `net` is what the link
+/// layer carries, `net_start` where it starts in the frame.
 fn finish<'a>(
     p: LaxSlicedPacket<'a>,
-    frame: &'a [u8],
-    link_len: usize,
+    net: &'a [u8],
+    net_start: usize,
     orig_len: u32,
 ) -> Result<Decoded<'a>, SkipReason> {
     let (src, dst, proto, ip_total, fragmented, header) = match &p.net {
         Some(LaxNetSlice::Ipv4(s)) => {
             let h = s.header();
             let total = u32::from(h.total_len());
+            // A total length shorter than the header (0 excepted: senders
+            // using segmentation offload leave it 0) is no IPv4 packet;
+            // etherparse's lax parsing would fall back to the frame length.
+            if total != 0 && total < u32::from(h.ihl()) * 4 {
+                return Err(SkipReason::MalformedIp);
+            }
             (
                 IpAddr::from(h.source_addr()),
                 IpAddr::from(h.destination_addr()),
@@ -254,13 +228,10 @@ fn finish<'a>(
     if fragmented {
         return Err(SkipReason::Fragment);
     }
-    let ip_start = if link_len > 0 {
-        link_len
-    } else {
-        offset_of(frame, header)
-    };
-    let ip = frame.get(ip_start..).unwrap_or(&[]);
-    let ip_len = ip_total.unwrap_or_else(|| orig_len.saturating_sub(ip_start as u32));
+    let ip_at = offset_of(net, header);
+    let ip = net.get(ip_at..).unwrap_or(&[]);
+    let ip_len =
+        ip_total.unwrap_or_else(|| orig_len.saturating_sub(net_start.saturating_add(ip_at) as u32));
     let mut d = Decoded {
         ip,
         ip_len,
