@@ -222,7 +222,9 @@ fn the_malformed_fixture_gives_a_typed_error() {
 /// someip_sd_sample.pcap is a nanosecond pcap; nfsv3.pcap big-endian.
 #[test]
 fn packet_timestamps_and_lengths_equal_tshark() {
-    let cases: &[(&str, &[(u32, &str, usize, u32)])] = &[
+    // (fixture, its packets as the test below reads them)
+    type Case<'a> = (&'a str, &'a [(u32, &'a str, usize, u32)]);
+    let cases: &[Case] = &[
         (
             "sites.pcapng",
             &[

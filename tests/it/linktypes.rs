@@ -176,7 +176,7 @@ fn wlan_data(i: usize, ip: &Ip, pad: bool) -> Vec<u8> {
     let (fc, oui) = wlan_fc(i);
     let mut h = wlan_header(fc);
     if pad {
-        while h.len() % 4 != 0 {
+        while !h.len().is_multiple_of(4) {
             h.push(0);
         }
     }

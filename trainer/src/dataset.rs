@@ -115,11 +115,14 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// (capture file name, protocol, canonical endpoints) of a labelled flow.
+type LabelKey = (String, u8, (IpAddr, u16), (IpAddr, u16));
+
 /// Per-flow labels from a table such as nDPI-tests' `flows.csv`.
 #[derive(Debug, Default)]
 pub struct LabelTable {
     /// (capture file name, protocol, canonical endpoints) -> label
-    map: HashMap<(String, u8, (IpAddr, u16), (IpAddr, u16)), String>,
+    map: HashMap<LabelKey, String>,
 }
 
 impl LabelTable {

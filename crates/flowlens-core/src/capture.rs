@@ -317,7 +317,7 @@ impl CaptureReader {
         } else {
             MAX_BLOCK_LEN
         };
-        if len < 12 || len % 4 != 0 || len > max {
+        if len < 12 || !len.is_multiple_of(4) || len > max {
             if is_packet && len > max {
                 return Err(CaptureError::CaplenTooLarge {
                     offset: self.offset,

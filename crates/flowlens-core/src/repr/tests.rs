@@ -1045,8 +1045,8 @@ fn repr_encode_batch_is_n_p_b() {
 #[test]
 fn repr_truncated_packets_never_panic() {
     for (name, p) in all_packets() {
-        eprintln!("{name}");
-        check_all_truncations(&p);
+        let result = std::panic::catch_unwind(|| check_all_truncations(&p));
+        assert!(result.is_ok(), "{name}: a truncation panicked");
     }
 }
 
@@ -1097,8 +1097,8 @@ fn repr_lying_lengths_are_clipped() {
         ("fragment offset", set(tcp_http(), 7, 0x10)),
     ];
     for (name, p) in cases {
-        eprintln!("{name}");
-        check_all_truncations(&p);
+        let result = std::panic::catch_unwind(|| check_all_truncations(&p));
+        assert!(result.is_ok(), "{name}: a truncation panicked");
     }
     // A header length below 20: the fixed fields are still found (so the
     // addresses are zeroed), the rest is payload.
