@@ -3,12 +3,11 @@
 //! each test here says `skipped: ...` on stderr and returns; the summary
 //! test `shared_data_tests_ran_or_say_why_not` lists them all in one place.
 
-use std::path::{Path, PathBuf};
-
 use flowlens_core::{Analyzer, CaptureError, Flow};
 
 use super::util::{
-    analyze, analyze_with, assert_consistent, no_idle, shared_data_or_skip, tshark_line,
+    analyze, analyze_with, assert_consistent, capture_files, no_idle, shared_data_or_skip,
+    tshark_line,
 };
 
 /// The tests below that need the shared data.
@@ -39,26 +38,6 @@ fn shared_data_tests_ran_or_say_why_not() {
     }
 }
 
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable shared data") {
-            let p = e.expect("dir entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(
-                p.extension().and_then(|x| x.to_str()),
-                Some("pcap" | "pcapng" | "cap")
-            ) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Every capture of every dataset reads to its end without error (each
 /// link type present: Ethernet with VLANs and tunnels, Linux SLL, raw IP
 /// 101/228, null, PPP, Cisco HDLC, PPI), and packets = packets in flows +
@@ -69,7 +48,7 @@ fn every_shared_capture_parses_and_adds_up() {
     let Some(dir) = shared_data_or_skip("every_shared_capture_parses_and_adds_up") else {
         return;
     };
-    let files = captures(&dir);
+    let files = capture_files(&dir);
     assert!(files.len() >= 1000, "only {} captures found", files.len());
     let mut link_types = std::collections::BTreeSet::new();
     let mut malformed = Vec::new();
@@ -232,7 +211,7 @@ fn tcpdump_tests_decoded_and_skipped_per_link_type() {
         skipped: BTreeMap<String, u64>,
     }
     let mut rows: BTreeMap<u32, Row> = BTreeMap::new();
-    let files = captures(&dir.join("tcpdump-tests"));
+    let files = capture_files(&dir.join("tcpdump-tests"));
     assert_eq!(files.len(), 830);
     for path in &files {
         let bytes = std::fs::read(path).expect("readable capture");

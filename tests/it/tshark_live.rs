@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -49,7 +49,9 @@ use flowlens_core::packet::decode;
 use flowlens_core::SkipReason;
 
 use super::linktypes::generated;
-use super::util::{read_packets, shared_data, shared_data_path, NgWriter, OwnedPacket, FIXTURES};
+use super::util::{
+    capture_files, read_packets, shared_data, shared_data_path, NgWriter, OwnedPacket, FIXTURES,
+};
 
 /// Canonical 5-tuple: protocol and the two (address, port) ends, sorted.
 type Tuple = (u8, (IpAddr, u16), (IpAddr, u16));
@@ -441,26 +443,6 @@ fn run_batch(captures: &[Capture], dir: &Path, batch: usize) -> Vec<Outcome> {
             compare(c, s)
         })
         .collect()
-}
-
-fn capture_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable shared data") {
-            let p = e.expect("dir entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if matches!(
-                p.extension().and_then(|x| x.to_str()),
-                Some("pcap" | "pcapng" | "cap")
-            ) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

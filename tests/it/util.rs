@@ -5,7 +5,7 @@
 //! rewrites a real capture (byte order, timestamp unit, block types) and
 //! reads it back checks the reader against the format, not against itself.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use flowlens_core::{Analysis, Analyzer, CaptureError, CaptureReader, Flow, FlowConfig, Packet};
 
@@ -615,4 +615,25 @@ pub fn crc32(data: &[u8]) -> u32 {
 fn crc32_check_value() {
     // The catalogued check value of CRC-32/ISO-HDLC for "123456789".
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}
+
+/// Every capture (`.pcap`, `.pcapng`, `.cap`) below `dir`, sorted.
+pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable shared data") {
+            let p = e.expect("dir entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("pcap" | "pcapng" | "cap")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
