@@ -30,7 +30,8 @@ commands:
   serve [--port N] [--dev]     build, then serve www/ on http://127.0.0.1:N (default 8080)
   test [--no-browser]          native tests, wasm32 checks, web bundle, browser end-to-end tests
   bench [--no-browser]         throughput and memory figures (native, then headless Chromium)
-  fuzz [--seconds N]           run the capture+flows fuzz target (cargo-fuzz) for N seconds (default 60)
+  fuzz [--seconds N] [--target NAME]
+                               run every fuzz target (cargo-fuzz), or NAME, for N seconds each (default 60)
 ";
 
 fn main() -> ExitCode {
@@ -79,14 +80,14 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "fuzz" => {
-            let opts = Flags::parse(&rest, &[], &["--seconds"])?;
+            let opts = Flags::parse(&rest, &[], &["--seconds", "--target"])?;
             let seconds = match opts.value("--seconds") {
                 Some(s) => s
                     .parse()
                     .with_context(|| format!("--seconds {s}: not a number"))?,
                 None => 60,
             };
-            fuzz::run(seconds)?;
+            fuzz::run(seconds, opts.value("--target"))?;
             Ok(ExitCode::SUCCESS)
         }
         "help" | "--help" | "-h" => {
