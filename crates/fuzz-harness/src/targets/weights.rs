@@ -14,7 +14,7 @@
 //! what [`flowlens_core::classifier::Classifier::load`] does after checking
 //! the sha256 (left out here: no mutated file would pass it).
 //! Properties: a file is refused with a [`ModelError`]; a file accepted
-//! gives a model that runs on flows of `tests/data/` under the entry's
+//! has only finite weights (read as f32) and gives a model that runs on flows of `tests/data/` under the entry's
 //! representation (plus an all-zero and an all-0xff grid), with one row
 //! of logits per flow and one logit per class of the manifest entry; when
 //! every weight is finite and within ±[`TAME_BOUND`], the logits are
@@ -87,7 +87,10 @@ pub fn check(entry: &flowlens_core::manifest::ModelEntry, bytes: &[u8]) {
     for row in &logits {
         assert_eq!(row.len(), classes, "one logit per class of the entry");
     }
-    let tame = st::max_abs_weight(bytes).is_some_and(|m| m <= TAME_BOUND);
+    // A NaN or infinite weight (also one that only overflows when read as
+    // f32) would make every prediction NaN: the loader must refuse it.
+    let max = st::max_abs_weight(bytes).expect("a loaded model's weights are finite as f32");
+    let tame = max <= TAME_BOUND;
     if tame {
         for row in &logits {
             assert!(
