@@ -178,9 +178,9 @@ const MAX_STEPS: usize = 24;
 fn dim_value(r: &mut Bytes, old: u64) -> u64 {
     match r.u8() {
         0 => 0,
-        1 => old + 1,
+        1 => old.wrapping_add(1),
         2 => old.saturating_sub(1),
-        3 => old * 2,
+        3 => old.wrapping_mul(2),
         4 => 1 << 31,
         5 => 1 << 32,
         6 => 1 << 62,
@@ -335,7 +335,7 @@ pub fn mutate(f: &mut File, r: &mut Bytes) -> Vec<Post> {
                 let how = r.u8() % 3;
                 if let Some(t) = f.tensors.get_mut(ti) {
                     match how {
-                        0 => t.shape = vec![t.shape.iter().product()],
+                        0 => t.shape = vec![t.shape.iter().fold(1u64, |a, &d| a.wrapping_mul(d))],
                         1 => t.shape.reverse(),
                         _ => t.shape.insert(0, 1),
                     }
