@@ -48,6 +48,8 @@ struct Target {
     max_len: usize,
     /// Needs the published models in `www/models/`.
     needs_models: bool,
+    /// A libFuzzer dictionary in `fuzz/dicts/`.
+    dict: Option<&'static str>,
 }
 
 /// Every target, in the order they run (as `TARGETS` in the harness).
@@ -56,12 +58,14 @@ const TARGETS: &[Target] = &[
         name: "capture_flows",
         max_len: 65_536,
         needs_models: false,
+        dict: None,
     },
     Target {
         // A fragment of up to 64 Ki characters and the mode byte.
         name: "share_link",
         max_len: 65_600,
         needs_models: false,
+        dict: None,
     },
     Target {
         // Room for a pack or two; the published manifest (~57 KB, a seed)
@@ -69,12 +73,14 @@ const TARGETS: &[Target] = &[
         name: "manifest",
         max_len: 16_384,
         needs_models: false,
+        dict: Some("json.dict"),
     },
     Target {
         // Mutation programs over a real file, or a raw file's first KiBs.
         name: "weights",
         max_len: 8_192,
         needs_models: true,
+        dict: None,
     },
     Target {
         // The smallest published tree is ~2.5 KB; larger ones (a seed each)
@@ -82,16 +88,19 @@ const TARGETS: &[Target] = &[
         name: "c45_export",
         max_len: 16_384,
         needs_models: false,
+        dict: Some("json.dict"),
     },
     Target {
         name: "knn_export",
         max_len: 16_384,
         needs_models: false,
+        dict: Some("json.dict"),
     },
     Target {
         name: "key_features",
         max_len: 4_096,
         needs_models: true,
+        dict: None,
     },
 ];
 
@@ -222,6 +231,10 @@ fn fuzz_one(root: &Path, t: &Target, seconds: u64, nightly: bool) -> Result<Outc
         .arg(format!("-max_total_time={seconds}"))
         .arg(format!("-max_len={}", t.max_len))
         .args(LIBFUZZER_LIMITS)
+        .args(
+            t.dict
+                .map(|d| format!("-dict={}", root.join("fuzz/dicts").join(d).display())),
+        )
         .stderr(Stdio::piped());
     eprintln!(
         "xtask fuzz: {} for {seconds} s ({}), corpus {}",
