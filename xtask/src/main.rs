@@ -44,7 +44,8 @@ commands:
   test [--no-browser]          install what is missing, then formatting, native tests, clippy
                                (native and wasm32), web bundle, serve --check, browser tests
   bench [--no-browser]         throughput and memory figures (native, then headless Chromium)
-  fuzz [--seconds N]           run the capture+flows fuzz target (cargo-fuzz) for N seconds (default 60)
+  fuzz [--seconds N] [--target NAME]
+                               run every fuzz target (cargo-fuzz), or NAME, for N seconds each (default 60)
 ";
 
 fn main() -> ExitCode {
@@ -103,14 +104,14 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "fuzz" => {
-            let opts = Flags::parse(&rest, &[], &["--seconds"])?;
+            let opts = Flags::parse(&rest, &[], &["--seconds", "--target"])?;
             let seconds = match opts.value("--seconds") {
                 Some(s) => s
                     .parse()
                     .with_context(|| format!("--seconds {s}: not a number"))?,
                 None => 60,
             };
-            fuzz::run(seconds)?;
+            fuzz::run(seconds, opts.value("--target"))?;
             Ok(ExitCode::SUCCESS)
         }
         "help" | "--help" | "-h" => {

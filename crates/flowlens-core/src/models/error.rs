@@ -31,6 +31,11 @@ pub enum ModelError {
     #[error("tensor `{name}` has dtype {dtype}, expected a float type")]
     WeightDType { name: String, dtype: String },
 
+    /// A tensor in the weight file holds a NaN or an infinity (or a value
+    /// beyond the f32 range the models compute in).
+    #[error("tensor `{name}` holds {value}, not a finite f32 weight")]
+    NonFiniteWeight { name: String, value: f32 },
+
     /// The weight file holds tensors the architecture does not use (sorted).
     #[error("weight file has {} tensor(s) the model does not use, e.g. `{}`", names.len(), names.first().map(String::as_str).unwrap_or(""))]
     UnexpectedTensors { names: Vec<String> },

@@ -107,8 +107,9 @@ impl Model {
     /// path: no file system). Weights are converted to f32.
     ///
     /// Errors, never panics: [`ModelError::MissingTensor`],
-    /// [`ModelError::ShapeMismatch`], [`ModelError::UnexpectedTensors`] or
-    /// [`ModelError::WeightDType`] when the file does not fit `cfg` (for
+    /// [`ModelError::ShapeMismatch`], [`ModelError::UnexpectedTensors`],
+    /// [`ModelError::WeightDType`] or [`ModelError::NonFiniteWeight`] when
+    /// the file does not fit `cfg` (for
     /// example weights of another architecture), [`ModelError::Candle`] when
     /// the bytes are not a safetensors file.
     pub fn from_safetensors(cfg: &ModelConfig, bytes: &[u8], device: &Device) -> Result<Self> {

@@ -560,6 +560,46 @@ fn wrong_weights_are_typed_errors() {
     }
 }
 
+/// Found by the `weights` fuzz target (`fuzz/regressions/weights/`): a
+/// file with one NaN weight loaded, and every prediction was NaN.
+#[test]
+fn non_finite_weights_are_typed_errors() {
+    let dev = &Device::Cpu;
+    for cfg in configs(8, 128) {
+        let kind = cfg.kind();
+        let bias = |value: f32| {
+            let mut v = vec![0.5f32; N_CLASSES];
+            v[N_CLASSES - 1] = value;
+            Tensor::new(v, dev).unwrap()
+        };
+        for value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let bytes = edited_weights(&cfg, |t| {
+                t.insert("head.bias".into(), bias(value));
+            });
+            let err = Model::from_safetensors(&cfg, &bytes, dev).unwrap_err();
+            assert!(
+                matches!(&err, ModelError::NonFiniteWeight { name, .. } if name == "head.bias"),
+                "{kind} {value}: {err}"
+            );
+        }
+        // Finite as f64, infinite as the f32 the models compute in.
+        let bytes = edited_weights(&cfg, |t| {
+            let v = Tensor::new(vec![1e300f64; N_CLASSES], dev).unwrap();
+            t.insert("head.bias".into(), v);
+        });
+        let err = Model::from_safetensors(&cfg, &bytes, dev).unwrap_err();
+        assert!(
+            matches!(&err, ModelError::NonFiniteWeight { name, .. } if name == "head.bias"),
+            "{kind} f64: {err}"
+        );
+        // Large but finite weights load.
+        let bytes = edited_weights(&cfg, |t| {
+            t.insert("head.bias".into(), bias(f32::MAX));
+        });
+        assert!(Model::from_safetensors(&cfg, &bytes, dev).is_ok(), "{kind}");
+    }
+}
+
 #[test]
 fn weights_of_another_architecture_or_size_are_refused() {
     let dev = &Device::Cpu;

@@ -23,8 +23,8 @@ pub fn serialize_varmap(varmap: &VarMap) -> Result<Vec<u8>> {
 }
 
 /// Builds a model with `build` from safetensors `bytes`, turning the first
-/// missing, misshapen or non-float tensor into a typed error, and refusing
-/// files with tensors the model did not ask for.
+/// missing, misshapen, non-float or non-finite tensor into a typed error,
+/// and refusing files with tensors the model did not ask for.
 pub(crate) fn load_checked<T>(
     bytes: &[u8],
     device: &Device,
@@ -99,6 +99,25 @@ impl Checked {
     }
 }
 
+impl Checked {
+    /// `tensor` as the model will compute with it, if every value is
+    /// finite: one NaN or infinity (also an f64 or f16 value that only
+    /// overflows as f32) would make every prediction NaN.
+    fn finite(&self, name: &str, tensor: Tensor) -> candle_core::Result<Tensor> {
+        let values = tensor
+            .flatten_all()?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()?;
+        if let Some(&value) = values.iter().find(|v| !v.is_finite()) {
+            return Err(self.fail(ModelError::NonFiniteWeight {
+                name: name.into(),
+                value,
+            }));
+        }
+        Ok(tensor)
+    }
+}
+
 impl SimpleBackend for Checked {
     fn get(
         &self,
@@ -116,11 +135,12 @@ impl SimpleBackend for Checked {
                 got: tensor.dims().to_vec(),
             }));
         }
-        tensor.to_device(dev)?.to_dtype(dtype)
+        self.finite(name, tensor.to_device(dev)?.to_dtype(dtype)?)
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        self.lookup(name)?.to_device(dev)?.to_dtype(dtype)
+        let tensor = self.lookup(name)?.to_device(dev)?.to_dtype(dtype)?;
+        self.finite(name, tensor)
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
