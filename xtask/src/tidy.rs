@@ -169,15 +169,22 @@ fn todo_rule_accepts_and_refuses() {
 fn every_crate_root_forbids_unsafe() {
     let root = root();
     let mut roots: Vec<PathBuf> = Vec::new();
-    for package in [".", "crates/flowlens-core", "trainer", "xtask"] {
-        let dir = root.join(package);
+    // The root package, the trainer, xtask and every crate under crates/.
+    let mut packages: Vec<PathBuf> = [".", "trainer", "xtask"]
+        .iter()
+        .map(|p| root.join(p))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(root.join("crates")) {
+        packages.extend(entries.flatten().map(|e| e.path()));
+    }
+    for dir in packages {
         for name in ["src/lib.rs", "src/main.rs"] {
             let path = dir.join(name);
             if path.is_file() {
                 roots.push(path);
             }
         }
-        for sub in ["examples", "tests", "benches"] {
+        for sub in ["examples", "tests", "benches", "src/bin"] {
             if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
                 for e in entries.flatten() {
                     let path = e.path();

@@ -23,6 +23,8 @@
 //! The targets that need trained models (`weights`, `key_features`) read
 //! the published ones in `www/models/` ([`fixtures::published`]).
 
+#![forbid(unsafe_code)]
+
 pub mod fixtures;
 pub mod seeds;
 pub mod st;

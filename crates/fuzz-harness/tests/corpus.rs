@@ -8,6 +8,8 @@
 //! A failing input is named with its path; rerun it alone with
 //! `cargo test -p flowlens-fuzz-harness --test corpus -- <target>`.
 
+#![forbid(unsafe_code)]
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! `tests/data/` and `www/models/`) to `DIR/<target>/`, replacing what was
 //! there. Run by `cargo xtask fuzz` before the fuzzer.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
